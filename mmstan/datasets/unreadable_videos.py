@@ -1,0 +1,84 @@
+"""Skip missing, corrupt or unreadable videos instead of crashing a run.
+
+Training: a sample whose video cannot be read is skipped with a warning naming the
+file, and mmengine's ``BaseDataset`` fetches another one (it refetches whenever
+``prepare_data`` returns None). Testing cannot refetch (every sample is scored), so
+test-mode datasets open each video once when they load and drop the unreadable ones,
+with a warning naming each.
+"""
+import logging
+import os
+from typing import List, Optional
+
+from decord._ffi.base import DECORDError
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
+
+from mmstan.errors import UserError
+
+#: Errors that mean "this video cannot be read", as opposed to a bug.
+READ_ERRORS = (OSError, DECORDError)
+
+
+def video_is_readable(path: str) -> bool:
+    """True if decord can open ``path`` and it has at least one frame."""
+    import decord
+
+    try:
+        return len(decord.VideoReader(path, num_threads=1)) > 0
+    except READ_ERRORS:
+        return False
+
+
+def require_file(path: str, what: str, key: str) -> None:
+    """Raise a one-line :class:`UserError` if ``path`` is not a file."""
+    if not os.path.isfile(path):
+        raise UserError(f'{what} not found: {path}; prepare the dataset (README "Datasets") '
+                        f'or fix `{key}` in the config')
+
+
+class UnreadableVideosMixin:
+    """Mix into an mmengine ``BaseDataset`` whose samples carry ``filename``.
+
+    Args (for the mixed class):
+        check_videos: open every video at load time and drop unreadable ones. Defaults
+            to ``test_mode`` (tests cannot refetch; training skips lazily).
+    """
+
+    def __init__(self, *args, check_videos: Optional[bool] = None, **kwargs):
+        self.check_videos = check_videos
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        require_file(self.ann_file, 'annotation file', 'ann_file')
+        data_list = super().load_data_list()
+        check = self.test_mode if self.check_videos is None else self.check_videos
+        return self._drop_unreadable(data_list) if check else data_list
+
+    def _drop_unreadable(self, data_list: List[dict]) -> List[dict]:
+        kept = []
+        progress = ProgressBar(len(data_list)) if len(data_list) >= 200 else None
+        for info in data_list:
+            if video_is_readable(info['filename']):
+                kept.append(info)
+            else:
+                print_log(f'skipping unreadable video {info["filename"]} (missing or corrupt)',
+                          logger='current', level=logging.WARNING)
+            if progress is not None:
+                progress.update()
+        if not kept and data_list:
+            raise UserError(f'no readable video among the {len(data_list)} listed in '
+                            f'{self.ann_file}; check `data_prefix`/`data_root` in the config')
+        return kept
+
+    def prepare_data(self, idx: int):
+        try:
+            return super().prepare_data(idx)
+        except READ_ERRORS as err:
+            filename = self.get_data_info(idx).get('filename', f'sample {idx}')
+            if self.test_mode:
+                raise UserError(f'cannot read video {filename} ({err}); remove it from '
+                                f'{self.ann_file}') from err
+            print_log(f'skipping unreadable video {filename}: {type(err).__name__}: {err}',
+                      logger='current', level=logging.WARNING)
+            return None

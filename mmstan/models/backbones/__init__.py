@@ -1,0 +1,3 @@
+from .clip_mean_pool import CLIPMeanPool
+
+__all__ = ['CLIPMeanPool']

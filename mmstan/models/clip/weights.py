@@ -1,0 +1,99 @@
+"""Build open_clip CLIP / CoCa models and load their weights.
+
+``arch`` names an open_clip model config (``'ViT-B-16'``, ``'coca_ViT-B-32'``, ...) or is
+a dict of ``open_clip.CLIP`` arguments (``embed_dim``, ``vision_cfg``, ``text_cfg``) for
+small custom models. ``pretrained`` is ``None`` (random init), a local file (open_clip or
+OpenAI format, plain or TorchScript, optionally wrapped in ``state_dict``), or an
+open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) which needs network.
+"""
+import os
+from typing import Optional, Union
+
+import open_clip
+import torch
+from torch import nn
+
+from mmstan.errors import UserError
+
+ArchType = Union[str, dict]
+
+#: Keys an OpenAI CLIP state dict carries that are not parameters.
+_OPENAI_META_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+
+
+def _looks_like_path(pretrained: str) -> bool:
+    return (os.sep in pretrained or pretrained.startswith('.')
+            or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')))
+
+
+def read_state_dict(path: str) -> dict:
+    """Read a CLIP state dict from ``path`` in any supported format.
+
+    Returns a flat ``{name: tensor}`` dict in open_clip naming (which is OpenAI's naming
+    minus the metadata keys).
+    """
+    if not os.path.isfile(path):
+        raise UserError(f'pretrained CLIP weights file not found: {path}; download it (see '
+                        'README "Pretrained weights") or set pretrained=None')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        try:  # OpenAI's released .pt files are TorchScript archives
+            state = torch.jit.load(path, map_location='cpu').state_dict()
+        except RuntimeError:
+            state = torch.load(path, map_location='cpu', weights_only=True)
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict) or not state:
+        raise UserError(f'{path} holds no CLIP state dict')
+    if next(iter(state)).startswith('module.'):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return state
+
+
+def is_openai_format(state: dict) -> bool:
+    """OpenAI checkpoints carry ``input_resolution`` and use QuickGELU."""
+    return 'input_resolution' in state
+
+
+def create_clip(arch: ArchType, quick_gelu: bool = False) -> nn.Module:
+    """Create a randomly initialised open_clip model (CLIP or CoCa)."""
+    if isinstance(arch, dict):
+        cfg = dict(arch)
+        cfg.setdefault('quick_gelu', quick_gelu)
+        return open_clip.CLIP(**cfg)
+    if arch not in open_clip.list_models():
+        raise UserError(f'unknown open_clip architecture {arch!r}; choose one of '
+                        'open_clip.list_models(), e.g. ViT-B-32, ViT-B-16, ViT-L-14, coca_ViT-B-32')
+    return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
+
+
+def load_clip(arch: ArchType, pretrained: Optional[str] = None) -> nn.Module:
+    """Create the open_clip model ``arch`` and load ``pretrained`` weights into it."""
+    if pretrained is None:
+        return create_clip(arch)
+    if os.path.isfile(pretrained) or _looks_like_path(pretrained):
+        state = read_state_dict(pretrained)
+        openai = is_openai_format(state)
+        model = create_clip(arch, quick_gelu=openai)
+        for key in _OPENAI_META_KEYS:
+            state.pop(key, None)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise UserError(f'{pretrained} does not match architecture {arch!r}: '
+                            f'{len(missing)} missing keys (e.g. {missing[:3]}), '
+                            f'{len(unexpected)} unexpected (e.g. {unexpected[:3]})')
+        return model
+    if isinstance(arch, dict):
+        raise UserError(f'pretrained tag {pretrained!r} needs a named open_clip architecture, '
+                        'not a custom config; give a local file instead')
+    try:
+        return open_clip.create_model(arch, pretrained=pretrained)
+    except Exception as err:  # open_clip raises RuntimeError / HF hub errors offline
+        raise UserError(
+            f'could not fetch open_clip weights {arch}/{pretrained} ({type(err).__name__}); '
+            f'offline? Download them elsewhere with `python tools/download_clip.py {arch} '
+            f'{pretrained} --out DIR`, copy the file here and set pretrained="/path/to/file"'
+        ) from err

@@ -1,0 +1,3 @@
+from .linear_head import VideoLinearHead
+
+__all__ = ['VideoLinearHead']
