@@ -70,6 +70,7 @@ def numpy2_ava_nan() -> bool:
 #: What an mmengine 0.10.7 Runner checkpoint pickles besides tensors and containers:
 #: the message hub's HistoryBuffers holding numpy arrays and scalars.
 def _mmengine_checkpoint_globals() -> list:
+    """HistoryBuffer and the numpy types it pickles; no callables."""
     from mmengine.logging.history_buffer import HistoryBuffer
 
     numpy_core = np._core if hasattr(np, '_core') else np.core
@@ -82,14 +83,24 @@ def _mmengine_checkpoint_globals() -> list:
     return found
 
 
+def _history_buffer_getstate(self) -> dict:
+    # mmengine's own __getstate__ adds the class-level statistics methods (functions,
+    # pickled through builtins.getattr); they are re-registered on import anyway.
+    return {k: v for k, v in self.__dict__.items() if k != 'statistics_methods'}
+
+
 def safe_checkpoint_globals() -> bool:
     """torch >= 2.6 loads with ``weights_only=True``, which rejects mmengine 0.10.7's
     checkpoints (resume, ``load_from``): allow-list exactly the data-only types they
-    contain instead of switching weights-only loading off. Returns True if applied."""
+    contain instead of switching weights-only loading off, and stop HistoryBuffer from
+    pickling functions (which would need ``getattr`` allow-listed). Returns True if applied."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
     serialization = torch.serialization
     if not hasattr(serialization, 'add_safe_globals'):
         return False
     serialization.add_safe_globals(_mmengine_checkpoint_globals())
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
     return True
 
 

@@ -37,6 +37,15 @@ fi
 PIP=("$PY" -m pip --disable-pip-version-check)
 has() { "$PY" -c "$1" >/dev/null 2>&1; }
 
+# Fast path: nothing changed since the last successful install into this environment.
+STAMP_FILE="$("$PY" -c 'import sys; print(sys.prefix)')/.mmstan-install-stamp"
+STAMP=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16)
+if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$STAMP" ]] \
+    && has "import mmstan, mmaction.models, mmdet.models, mmcv.ops"; then
+    step "environment up to date (requirements unchanged since the last install)"
+    exit 0
+fi
+
 # 2. torch -----------------------------------------------------------------------
 if has "import torch, torchvision"; then
     step "torch present: $("$PY" -c 'import torch; print(torch.__version__)')"
@@ -96,4 +105,5 @@ step "installing mmstan (editable)"
 
 step "checking the stack"
 "$PY" -c "import mmstan, mmaction.models, mmdet.models, mmcv.ops; print('mmstan', mmstan.__version__, 'ready')"
+echo "$STAMP" > "$STAMP_FILE"
 step "done; activate with: source ${VIRTUAL_ENV:-$ROOT/.venv}/bin/activate"

@@ -16,8 +16,15 @@ from mmengine.utils import ProgressBar
 
 from mmstan.errors import UserError
 
-#: Errors that mean "this video cannot be read", as opposed to a bug.
-READ_ERRORS = (OSError, DECORDError)
+#: Errors that mean "this video cannot be read", as opposed to a bug (decord raises a
+#: plain RuntimeError "Error reading <file>..." when it cannot open a file).
+READ_ERRORS = (OSError, DECORDError, RuntimeError)
+
+
+def is_read_error(err: BaseException) -> bool:
+    if isinstance(err, RuntimeError) and not isinstance(err, DECORDError):
+        return str(err).startswith('Error reading')
+    return isinstance(err, READ_ERRORS)
 
 
 def video_is_readable(path: str) -> bool:
@@ -26,8 +33,10 @@ def video_is_readable(path: str) -> bool:
 
     try:
         return len(decord.VideoReader(path, num_threads=1)) > 0
-    except READ_ERRORS:
-        return False
+    except READ_ERRORS as err:
+        if is_read_error(err):
+            return False
+        raise
 
 
 def require_file(path: str, what: str, key: str) -> None:
@@ -75,6 +84,8 @@ class UnreadableVideosMixin:
         try:
             return super().prepare_data(idx)
         except READ_ERRORS as err:
+            if not is_read_error(err):
+                raise
             filename = self.get_data_info(idx).get('filename', f'sample {idx}')
             if self.test_mode:
                 raise UserError(f'cannot read video {filename} ({err}); remove it from '

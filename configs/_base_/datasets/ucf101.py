@@ -1,0 +1,11 @@
+# ucf101 in mmaction2's layout (see README "Datasets"): 101 classes.
+_base_ = ['./video_recognition.py']
+
+data_root = 'data/ucf101'
+num_classes = 101
+train_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='ucf101_train_split_1_videos.txt', data_prefix=dict(video='videos')))
+val_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='ucf101_val_split_1_videos.txt', data_prefix=dict(video='videos')))
+test_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='ucf101_val_split_1_videos.txt', data_prefix=dict(video='videos')))

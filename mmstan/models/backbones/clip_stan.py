@@ -1,0 +1,116 @@
+"""CLIP-STAN: the CLIP vision tower, untouched, plus the STAN branch beside it, fused
+with CLIP's last layer ([M] eq. 10). The registered video backbone of mmstan."""
+from typing import List, Optional
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from ..clip import CLIPVision
+from ..clip.weights import ArchType
+from .clip_mean_pool import frames_of
+from .stan import PRESETS, STANBranch
+
+
+def feeding_layers(num_clip_layers: int, num_layers: int, interval: int = 1,
+                   last_layer: int = -1) -> List[int]:
+    """0-based CLIP blocks that feed the K STAN layers, bottom first.
+
+    The top STAN layer takes ``last_layer`` (default: CLIP's last block) and the others
+    go down by ``interval`` ([S] Table 8: ``interval=2`` with K=4 on 12 layers gives
+    blocks 6, 8, 10, 12 in 1-based numbering).
+    """
+    top = last_layer % num_clip_layers
+    layers = [top - interval * (num_layers - 1 - k) for k in range(num_layers)]
+    if layers[0] < 0:
+        raise ValueError(f'{num_layers} STAN layers at interval {interval} ending at CLIP '
+                         f'block {top} need more than {num_clip_layers} CLIP blocks')
+    return layers
+
+
+@MODELS.register_module()
+class CLIPSTAN(BaseModule):
+    """CLIP vision tower + STAN branch.
+
+    Args:
+        arch: open_clip architecture name (``ViT-B-32``, ``ViT-B-16``, ``ViT-L-14``,
+            ``coca_ViT-B-32``, ``coca_ViT-L-14``) or a custom config dict.
+        pretrained: open_clip tag or local weights file; None for random init.
+        input_resolution: frame size (position embeddings are resampled, e.g. 256 for AVA).
+        num_frames: frames the temporal position embedding is stored for.
+        num_layers: K, STAN layers (4; 6 for SSv2).
+        layer_interval, last_layer: which CLIP blocks feed the branch (see
+            :func:`feeding_layers`).
+        temporal_module: ``'attention'`` (STAN-self) or ``'conv'`` (STAN-conv).
+        drop_path_rate: stochastic depth of the STAN layers (linear over K).
+        pos_dropout: dropout of the branch's first-layer embeddings.
+        temporal_pos_std: init std of the temporal position embedding.
+        preset: ``'paper'`` or ``'official'``, see :data:`stan.PRESETS`; ``order``,
+            ``level_proj`` and ``input_style`` override single choices of it.
+        grad_checkpointing: recompute CLIP blocks and STAN layers in backward.
+        output: ``'frames'`` -> ``[B, T, E]`` frame embeddings (the video embedding is
+            their mean); ``'feature_map'`` -> ``[B, D, T, h, w]`` fused patch tokens for
+            detection heads.
+    """
+
+    def __init__(self, arch: ArchType = 'ViT-B-16', pretrained: Optional[str] = None,
+                 input_resolution: Optional[int] = None, num_frames: int = 8,
+                 num_layers: int = 4, layer_interval: int = 1, last_layer: int = -1,
+                 temporal_module: str = 'attention', drop_path_rate: float = 0.1,
+                 pos_dropout: float = 0.0, temporal_pos_std: float = 0.02,
+                 preset: str = 'paper', order: Optional[str] = None,
+                 level_proj: Optional[bool] = None, input_style: Optional[str] = None,
+                 grad_checkpointing: bool = False, output: str = 'frames',
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if preset not in PRESETS:
+            raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {preset!r}')
+        assert output in ('frames', 'feature_map'), f'unknown output {output!r}'
+        choices = dict(PRESETS[preset])
+        for key, value in dict(order=order, level_proj=level_proj, input_style=input_style).items():
+            if value is not None:
+                choices[key] = value
+        self.clip = CLIPVision(arch, pretrained, input_resolution)
+        self.clip.grad_checkpointing = grad_checkpointing
+        self.embed_dim = self.clip.embed_dim
+        self.output = output
+        self.feeding = feeding_layers(self.clip.num_layers, num_layers, layer_interval, last_layer)
+        visual = self.clip.visual
+        grid = visual.grid_size
+        self.stan = STANBranch(
+            [self.clip.blocks[i] for i in self.feeding],
+            num_patches=grid[0] * grid[1],
+            num_frames=num_frames,
+            heads=self.clip.blocks[0].attn.num_heads,
+            temporal_module=temporal_module,
+            drop_path_rate=drop_path_rate,
+            pos_dropout=pos_dropout,
+            temporal_pos_std=temporal_pos_std,
+            clip_embeddings=(visual.class_embedding.data, visual.positional_embedding.data),
+            grad_checkpointing=grad_checkpointing,
+            **choices)
+
+    def init_weights(self) -> None:
+        """Weights come from CLIP and the branch's own initialisation; nothing to redo."""
+
+    def fuse(self, last: Tensor, cls: Tensor, patches: Tensor) -> Tensor:
+        """[M] eq. 10's ``V^{-1} ⊕ V̂^K``: add the STAN [CLS] to every frame's [CLS] and the
+        STAN patches to the frame patches. ``[B*T, 1+L, D]`` out."""
+        b, t = patches.shape[:2]
+        tokens = last.reshape(b, t, *last.shape[1:])
+        cls_part = tokens[:, :, :1] + cls[:, None, None]
+        patch_part = tokens[:, :, 1:] + patches
+        return torch.cat([cls_part, patch_part], dim=2).reshape_as(last)
+
+    def forward(self, video: Tensor) -> Tensor:
+        """``[B, 3, T, H, W]`` -> ``[B, T, E]`` frame embeddings, or ``[B, D, T, h, w]``
+        with ``output='feature_map'``."""
+        b, t = video.shape[0], video.shape[2]
+        last, levels = self.clip(frames_of(video), collect=self.feeding)
+        cls, patches = self.stan(levels, t)
+        fused = self.fuse(last, cls, patches)
+        if self.output == 'feature_map':
+            maps = self.clip.patch_map(fused)  # [B*T, D, h, w]
+            return maps.reshape(b, t, *maps.shape[1:]).transpose(1, 2)
+        return self.clip.project(fused).reshape(b, t, -1)

@@ -1,0 +1,281 @@
+"""The Spatial-Temporal Auxiliary Network branch (STAN, CVPR 2023; Mug-STAN §III-B).
+
+Layouts used throughout: the video [CLS] is ``[B, D]`` and patch tokens are
+``[B, T, L, D]``; they are flattened only inside attention.
+
+Equations refer to the STAN paper [S] and Mug-STAN [M]:
+
+- first layer input, [S] eq. 4: video [CLS] = mean of the frame [CLS] tokens; patches get
+  learnable temporal + spatial position embeddings and dropout;
+- layers k > 1, [S] eqs. 5-6: ``x'^k = x~^{k-1} + W_proj^k · (CLIP level k)``;
+- intra-frame (spatial) module, [S] eq. 7: a CLIP residual block over each frame's
+  patches plus a copy of the video [CLS], copies averaged back;
+- cross-frame (temporal) module, [S] eqs. 8-9, [M] eq. 9: self-attention over T per patch
+  with a zero-initialised output projection, or a 3x1x1 convolution bottleneck.
+"""
+import copy
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+#: The two variants' structural choices. ``paper`` follows [S]/[M]; ``official`` matches
+#: the released code (github farewellthree/STAN) so its checkpoints can be converted.
+#: The papers' text does not fix the order inside a layer (only their Fig. 2 does, which
+#: the text copy lacks). Both presets run the cross-frame module first: in the other
+#: order the top layer's temporal module only changes patch tokens, which the [CLS]-based
+#: frame embeddings never read, so it would get no gradient (and DDP rejects unused
+#: parameters). ``order='spatial_temporal'`` is still available, e.g. for feature maps.
+PRESETS = {
+    'paper': dict(order='temporal_spatial', level_proj=True, input_style='paper'),
+    'official': dict(order='temporal_spatial', level_proj=False, input_style='official'),
+}
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a residual branch per sample with probability ``p``."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+
+class IntraFrameBlock(nn.Module):
+    """Intra-frame (spatial) module, [S] eq. 7: a full CLIP residual block (attention
+    and MLP) initialised as a copy of a pretrained CLIP layer.
+
+    Each frame attends over ``[video CLS copy, its L patches]``; the T updated [CLS]
+    copies are averaged back into one video [CLS] before the MLP.
+
+    Args:
+        clip_block: the open_clip ``ResidualAttentionBlock`` to copy.
+        drop_path: stochastic depth on both residual branches.
+    """
+
+    def __init__(self, clip_block: nn.Module, drop_path: float = 0.0):
+        super().__init__()
+        self.block = copy.deepcopy(clip_block)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, cls: Tensor, patches: Tensor) -> Tuple[Tensor, Tensor]:
+        """``cls [B, D]``, ``patches [B, T, L, D]`` -> same shapes."""
+        b, t, n, d = patches.shape
+        blk = self.block
+        x = torch.cat([cls[:, None, None].expand(b, t, 1, d), patches], dim=2)
+        x = x.reshape(b * t, 1 + n, d)
+        x = x + self.drop_path(blk.ls_1(blk.attention(blk.ln_1(x))))
+        x = x.reshape(b, t, 1 + n, d)
+        tokens = torch.cat([x[:, :, 0].mean(dim=1, keepdim=True), x[:, :, 1:].reshape(b, t * n, d)],
+                           dim=1)
+        tokens = tokens + self.drop_path(blk.ls_2(blk.mlp(blk.ln_2(tokens))))
+        return tokens[:, 0], tokens[:, 1:].reshape(b, t, n, d)
+
+
+class TemporalAttention(nn.Module):
+    """Cross-frame self-attention, [S] eq. 8 with [M] eq. 9's zero-initialised
+    projection read as ``Y + W_proj(Attn(LN(Y)))``: the identity at initialisation.
+
+    ``W_proj`` is also the attention's output projection (two stacked linear maps
+    compose to one; ``tools/model_converters`` merges the official code's pair).
+
+    Args:
+        width: token width D.
+        heads: attention heads.
+        drop_path: stochastic depth on the residual branch.
+    """
+
+    def __init__(self, width: int, heads: int, drop_path: float = 0.0):
+        super().__init__()
+        assert width % heads == 0, f'width {width} not divisible by {heads} heads'
+        self.heads = heads
+        self.norm = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, patches: Tensor) -> Tensor:
+        """``[B, T, L, D] -> [B, T, L, D]``: each patch position attends over T."""
+        b, t, n, d = patches.shape
+        y = patches.transpose(1, 2).reshape(b * n, t, d)
+        q, k, v = self.qkv(self.norm(y)).reshape(b * n, t, 3, self.heads, d // self.heads).permute(
+            2, 0, 3, 1, 4)
+        attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b * n, t, d)
+        y = y + self.drop_path(self.proj(attn))
+        return y.reshape(b, n, t, d).transpose(1, 2)
+
+
+class TemporalConv(nn.Module):
+    """Cross-frame convolution, [S] eq. 9: ``Y + Up(GELU(Conv3d_{3x1x1}(Down(Y))))`` with
+    point-wise ``Down``/``Up`` D -> D/8 -> D. ``Up`` is zero-initialised, so the module
+    starts as the identity like the attention variant.
+
+    Args:
+        width: token width D.
+        reduction: bottleneck ratio (D/8 in the paper).
+        drop_path: stochastic depth on the residual branch.
+    """
+
+    def __init__(self, width: int, reduction: int = 8, drop_path: float = 0.0):
+        super().__init__()
+        hidden = width // reduction
+        self.down = nn.Linear(width, hidden)
+        self.conv = nn.Conv3d(hidden, hidden, kernel_size=(3, 1, 1), padding=(1, 0, 0))
+        self.up = nn.Linear(hidden, width)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, patches: Tensor) -> Tensor:
+        """``[B, T, L, D] -> [B, T, L, D]``; the conv runs over T at each patch."""
+        y = self.down(patches).permute(0, 3, 1, 2).unsqueeze(-1)  # [B, C, T, L, 1]
+        y = F.gelu(self.conv(y)).squeeze(-1).permute(0, 2, 3, 1)  # [B, T, L, C]
+        return patches + self.drop_path(self.up(y))
+
+
+def build_temporal(kind: str, width: int, heads: int, drop_path: float) -> nn.Module:
+    if kind == 'attention':
+        return TemporalAttention(width, heads, drop_path)
+    if kind == 'conv':
+        return TemporalConv(width, drop_path=drop_path)
+    raise ValueError(f"temporal_module must be 'attention' or 'conv', got {kind!r}")
+
+
+class STANLayer(nn.Module):
+    """One STAN layer: an intra-frame and a cross-frame module, in ``order``."""
+
+    def __init__(self, clip_block: nn.Module, temporal: nn.Module, drop_path: float,
+                 order: str = 'temporal_spatial'):
+        super().__init__()
+        assert order in ('spatial_temporal', 'temporal_spatial'), f'unknown order {order!r}'
+        self.order = order
+        self.spatial = IntraFrameBlock(clip_block, drop_path)
+        self.temporal = temporal
+
+    def forward(self, cls: Tensor, patches: Tensor) -> Tuple[Tensor, Tensor]:
+        """``cls [B, D]``, ``patches [B, T, L, D]`` -> same shapes."""
+        if self.order == 'temporal_spatial':
+            patches = self.temporal(patches)
+        cls, patches = self.spatial(cls, patches)
+        if self.order == 'spatial_temporal':
+            patches = self.temporal(patches)
+        return cls, patches
+
+
+class STANBranch(nn.Module):
+    """K STAN layers fed one-to-one by K CLIP levels, bottom to top.
+
+    Args:
+        clip_blocks: the K CLIP blocks whose outputs feed the branch (bottom first); the
+            intra-frame module of layer k is initialised from block k.
+        num_patches: L, patches per frame.
+        num_frames: frames the temporal position embedding is stored for (it is
+            linearly interpolated for other frame counts).
+        heads: attention heads of the temporal module.
+        temporal_module: ``'attention'`` or ``'conv'``.
+        drop_path_rate: stochastic depth, increasing linearly from 0 over the K layers.
+        pos_dropout: dropout on the first layer's embedded patches ([S] eq. 4).
+        temporal_pos_std: std of the temporal position embedding's initialisation (0.02 as
+            in ViTs; a randomly initialised tiny CLIP, as in the demo, needs a larger one).
+        order: ``'temporal_spatial'`` (default, see :data:`PRESETS`) or ``'spatial_temporal'``.
+        level_proj: per-layer ``W_proj^k`` (paper, identity-initialised) or plain
+            addition (official code).
+        input_style: ``'paper'``: learnable spatial + temporal position embeddings;
+            ``'official'``: spatial embeddings start from CLIP's class + position
+            embeddings and the video [CLS] is averaged with CLIP's embedded class token.
+        clip_embeddings: ``(class_embedding [D], positional_embedding [1+L, D])`` of the
+            CLIP tower, used to initialise the ``'official'`` input style.
+        grad_checkpointing: recompute STAN layers in backward.
+    """
+
+    def __init__(self, clip_blocks: Sequence[nn.Module], num_patches: int, num_frames: int,
+                 heads: int, temporal_module: str = 'attention', drop_path_rate: float = 0.1,
+                 pos_dropout: float = 0.0, temporal_pos_std: float = 0.02,
+                 order: str = 'temporal_spatial',
+                 level_proj: bool = True, input_style: str = 'paper',
+                 clip_embeddings: Tuple[Tensor, Tensor] = None,
+                 grad_checkpointing: bool = False):
+        super().__init__()
+        width = clip_blocks[0].ln_1.normalized_shape[0]
+        depth = len(clip_blocks)
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.layers = nn.ModuleList([
+            STANLayer(block, build_temporal(temporal_module, width, heads, rate), rate, order)
+            for block, rate in zip(clip_blocks, rates)])
+        self.level_proj = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)]) \
+            if level_proj else None
+        if self.level_proj is not None:
+            for proj in self.level_proj:
+                nn.init.eye_(proj.weight)
+                nn.init.zeros_(proj.bias)
+        self.temporal_pos = nn.Parameter(torch.zeros(num_frames, width))
+        nn.init.trunc_normal_(self.temporal_pos, std=temporal_pos_std,
+                              a=-2 * temporal_pos_std, b=2 * temporal_pos_std)
+        self.spatial_pos = nn.Parameter(torch.zeros(num_patches, width))
+        assert input_style in ('paper', 'official'), f'unknown input_style {input_style!r}'
+        self.input_style = input_style
+        if input_style == 'paper':
+            nn.init.trunc_normal_(self.spatial_pos, std=0.02)
+        else:
+            assert clip_embeddings is not None, "input_style='official' needs clip_embeddings"
+            class_emb, pos = clip_embeddings
+            self.spatial_pos.data.copy_(pos[1:] + class_emb)
+            self.cls_embed = nn.Parameter((class_emb + pos[0]).clone())
+        self.pos_dropout = nn.Dropout(pos_dropout)
+        self.grad_checkpointing = grad_checkpointing
+
+    def temporal_embedding(self, t: int) -> Tensor:
+        """``[t, D]``, linearly interpolated from the stored frames when t differs."""
+        pos = self.temporal_pos
+        if t == pos.shape[0]:
+            return pos
+        return F.interpolate(pos.T[None], size=t, mode='linear', align_corners=True)[0].T
+
+    def embed_input(self, level: Tensor, t: int) -> Tuple[Tensor, Tensor]:
+        """First layer input, [S] eq. 4. ``[B*T, 1+L, D] -> cls [B, D], patches [B, T, L, D]``."""
+        tokens = level.reshape(-1, t, *level.shape[1:])
+        cls = tokens[:, :, 0].mean(dim=1)
+        if self.input_style == 'official':
+            cls = (cls + self.cls_embed) / 2
+        patches = tokens[:, :, 1:] + self.spatial_pos + self.temporal_embedding(t)[:, None]
+        return cls, self.pos_dropout(patches)
+
+    def merge_level(self, k: int, cls: Tensor, patches: Tensor, level: Tensor
+                    ) -> Tuple[Tensor, Tensor]:
+        """Layer k > 0 input, [S] eqs. 5-6: add CLIP level k (projected by W_proj^k)."""
+        tokens = level.reshape(patches.shape[0], patches.shape[1], *level.shape[1:])
+        level_cls, level_patches = tokens[:, :, 0].mean(dim=1), tokens[:, :, 1:]
+        if self.level_proj is not None:
+            proj = self.level_proj[k - 1]
+            level_cls, level_patches = proj(level_cls), proj(level_patches)
+        return cls + level_cls, patches + level_patches
+
+    def forward(self, levels: List[Tensor], t: int) -> Tuple[Tensor, Tensor]:
+        """Run the branch.
+
+        Args:
+            levels: K CLIP outputs, bottom first, each ``[B*T, 1+L, D]``.
+            t: frames per clip T.
+
+        Returns:
+            video [CLS] ``[B, D]`` and patch tokens ``[B, T, L, D]`` of the top layer.
+        """
+        assert len(levels) == len(self.layers), f'{len(levels)} levels for {len(self.layers)} layers'
+        cls, patches = self.embed_input(levels[0], t)
+        for k, layer in enumerate(self.layers):
+            if k > 0:
+                cls, patches = self.merge_level(k, cls, patches, levels[k])
+            if self.grad_checkpointing and self.training and patches.requires_grad:
+                cls, patches = checkpoint(layer, cls, patches, use_reentrant=False)
+            else:
+                cls, patches = layer(cls, patches)
+        return cls, patches

@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny open_clip architecture and small synthetic videos."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+import mmstan  # noqa: F401  (compat fixes + registration)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = osp.abspath(osp.join(ROOT, '..', 'shared', 'data', 'mmaction2'))
+
+#: A tiny CLIP: 32x32 frames, patch 8 (16 patches), width 64, 2 layers.
+TINY_ARCH = dict(
+    embed_dim=64,
+    vision_cfg=dict(image_size=32, patch_size=8, width=64, layers=2, head_width=32, mlp_ratio=2.0),
+    text_cfg=dict(context_length=32, vocab_size=49408, width=64, heads=2, layers=2))
+
+
+@pytest.fixture
+def tiny_arch():
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in TINY_ARCH.items()}
+
+
+@pytest.fixture(scope='session')
+def synthetic_motion(tmp_path_factory):
+    """A small synthetic motion dataset (80 train / 16 val clips)."""
+    out = tmp_path_factory.mktemp('synthetic_motion')
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    from make_synthetic_motion import main
+    main(['--out', str(out), '--num-train', '80', '--num-val', '16'])
+    return str(out)
+
+
+@pytest.fixture
+def shared_data():
+    """mmaction2's reference test data, when present."""
+    if not osp.isdir(SHARED_DATA):
+        pytest.skip(f'reference data not present at {SHARED_DATA}')
+    return SHARED_DATA
+
+
+def run_tool(args, timeout=600, env=None, cwd=None):
+    """Run a repo tool with this interpreter; returns the CompletedProcess."""
+    full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
+    return subprocess.run([sys.executable, *args], cwd=cwd or ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def mmaction_scope():
+    """Build pipelines and models in mmaction's scope, as the Runner does."""
+    from mmengine.registry import DefaultScope, init_default_scope
+    init_default_scope('mmaction')
+    yield
+    DefaultScope._instance_dict.clear()

@@ -1,0 +1,180 @@
+"""STAN branch and the CLIP-STAN backbone (issue: STAN backbone)."""
+import pytest
+import torch
+
+from mmstan.models.backbones import (CLIPSTAN, STANBranch, TemporalAttention, TemporalConv,
+                                     feeding_layers)
+
+
+def tiny_l14():
+    """ViT-L/14 geometry (24 layers, patch 14, 224 px) at a tiny width."""
+    return dict(embed_dim=32, vision_cfg=dict(image_size=224, patch_size=14, width=32, layers=24,
+                                              head_width=16, mlp_ratio=2.0),
+                text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
+
+
+@pytest.mark.parametrize('arch,res,t,k,patch', [
+    ('ViT-B-32', 224, 16, 4, 32),
+    ('ViT-B-16', 224, 8, 4, 16),
+    ('ViT-B-16', 256, 2, 6, 16),
+])
+def test_real_size_shapes(arch, res, t, k, patch):
+    torch.manual_seed(0)
+    model = CLIPSTAN(arch, input_resolution=res, num_frames=8, num_layers=k).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, t, res, res))
+    assert out.shape == (1, t, 512)
+    assert model.feeding == list(range(12 - k, 12))
+    assert model.stan.spatial_pos.shape[0] == (res // patch) ** 2
+
+
+@pytest.mark.parametrize('t', [1, 8, 16])
+def test_l14_tiny_width_frame_counts(t):
+    model = CLIPSTAN(tiny_l14(), num_frames=8, num_layers=4).eval()
+    assert model.feeding == [20, 21, 22, 23]
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, t, 224, 224)).shape == (2, t, 32)
+
+
+def test_coca_tower():
+    model = CLIPSTAN('coca_ViT-B-32', num_frames=4, num_layers=2).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 2, 224, 224))
+    assert out.shape == (1, 2, 512)
+
+
+def test_feeding_layers_range_and_interval():
+    assert feeding_layers(12, 4) == [8, 9, 10, 11]
+    assert feeding_layers(12, 4, interval=2) == [5, 7, 9, 11]  # paper: 6th, 8th, 10th, 12th
+    assert feeding_layers(12, 4, last_layer=3) == [0, 1, 2, 3]  # Table 8 range 1-4
+    with pytest.raises(ValueError, match='need more than 12'):
+        feeding_layers(12, 7, interval=2)
+
+
+@pytest.mark.parametrize('module', [TemporalAttention(64, 2), TemporalConv(64)])
+def test_temporal_module_is_identity_at_init(module):
+    x = torch.randn(2, 8, 16, 64)
+    torch.testing.assert_close(module(x), x)
+
+
+def test_conv_module_mixes_only_neighbouring_frames():
+    torch.manual_seed(0)
+    module = TemporalConv(64)
+    torch.nn.init.normal_(module.up.weight)
+    x = torch.randn(1, 8, 4, 64)
+    y = x.clone()
+    y[:, 0] += 1  # change frame 0
+    diff = (module(y) - module(x)).abs().sum(dim=(0, 2, 3))
+    assert diff[0] > 0 and diff[1] > 0 and torch.all(diff[2:] == 0)  # 3x1x1 kernel
+
+
+def test_spatial_modules_start_as_their_clip_layers(tiny_arch):
+    model = CLIPSTAN(tiny_arch, num_frames=8, num_layers=2)
+    for layer, index in zip(model.stan.layers, model.feeding):
+        clip_state = model.clip.blocks[index].state_dict()
+        stan_state = layer.spatial.block.state_dict()
+        assert clip_state.keys() == stan_state.keys()
+        for key in clip_state:
+            assert torch.equal(clip_state[key], stan_state[key]), key
+        # a copy, not shared: training STAN must not move CLIP
+        assert layer.spatial.block.ln_1.weight.data_ptr() != \
+            model.clip.blocks[index].ln_1.weight.data_ptr()
+
+
+@pytest.mark.parametrize('temporal', ['attention', 'conv'])
+@pytest.mark.parametrize('preset', ['paper', 'official'])
+def test_gradients_reach_every_stan_parameter(tiny_arch, temporal, preset):
+    torch.manual_seed(0)
+    model = CLIPSTAN(tiny_arch, num_frames=4, num_layers=2, temporal_module=temporal,
+                     preset=preset, drop_path_rate=0.0)
+    with torch.no_grad():  # move zero-initialised projections off zero so grads flow through
+        for module in model.stan.modules():
+            if isinstance(module, TemporalAttention):
+                module.proj.weight.normal_(std=0.02)
+            if isinstance(module, TemporalConv):
+                module.up.weight.normal_(std=0.02)
+    model(torch.randn(2, 3, 4, 32, 32)).pow(2).sum().backward()
+    for name, param in model.stan.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_spatial_first_order_leaves_top_temporal_module_without_gradient(tiny_arch):
+    """Why both presets run the cross-frame module first (see stan.PRESETS)."""
+    model = CLIPSTAN(tiny_arch, num_frames=4, num_layers=2, order='spatial_temporal')
+    top = model.stan.layers[-1].temporal
+    top.proj.weight.data.normal_(std=0.02)
+    model(torch.randn(1, 3, 4, 32, 32)).sum().backward()
+    assert top.qkv.weight.grad is None or top.qkv.weight.grad.abs().sum() == 0
+    feature_map = CLIPSTAN(tiny_arch, num_frames=4, num_layers=2, order='spatial_temporal',
+                           output='feature_map')
+    top = feature_map.stan.layers[-1].temporal
+    top.proj.weight.data.normal_(std=0.02)
+    feature_map(torch.randn(1, 3, 4, 32, 32)).sum().backward()
+    assert top.qkv.weight.grad.abs().sum() > 0
+
+
+def test_frame_order_matters_but_mean_pool_would_not(tiny_arch):
+    torch.manual_seed(0)
+    model = CLIPSTAN(tiny_arch, num_frames=4, num_layers=2).eval()
+    with torch.no_grad():
+        for module in model.stan.modules():
+            if isinstance(module, TemporalAttention):
+                module.proj.weight.normal_(std=0.2)
+        video = torch.randn(1, 3, 4, 32, 32)
+        forward = model(video).mean(1)
+        backward = model(video.flip(2)).mean(1)
+    assert not torch.allclose(forward, backward, atol=1e-4)
+
+
+def test_presets_differ_where_paper_and_code_differ(tiny_arch):
+    paper = CLIPSTAN(tiny_arch, num_layers=2)
+    official = CLIPSTAN(tiny_arch, num_layers=2, preset='official')
+    assert paper.stan.level_proj is not None and official.stan.level_proj is None
+    assert paper.stan.layers[0].order == official.stan.layers[0].order == 'temporal_spatial'
+    assert hasattr(official.stan, 'cls_embed') and not hasattr(paper.stan, 'cls_embed')
+    # single choices override the preset
+    mixed = CLIPSTAN(tiny_arch, num_layers=2, preset='official', level_proj=True)
+    assert mixed.stan.level_proj is not None
+    with pytest.raises(ValueError, match='preset'):
+        CLIPSTAN(tiny_arch, preset='nope')
+
+
+def test_level_projection_starts_as_identity(tiny_arch):
+    model = CLIPSTAN(tiny_arch, num_layers=2)
+    proj = model.stan.level_proj[0]
+    x = torch.randn(3, 64)
+    torch.testing.assert_close(proj(x), x)
+
+
+def test_temporal_embedding_interpolates(tiny_arch):
+    branch = CLIPSTAN(tiny_arch, num_frames=8, num_layers=2).stan
+    assert branch.temporal_embedding(8) is branch.temporal_pos
+    emb = branch.temporal_embedding(15)
+    assert emb.shape == (15, 64)
+    torch.testing.assert_close(emb[::2], branch.temporal_pos)  # 8 stored frames on the grid
+    torch.testing.assert_close(branch.temporal_embedding(1)[0], branch.temporal_pos[0])
+
+
+def test_feature_map_output(tiny_arch):
+    model = CLIPSTAN(tiny_arch, num_layers=2, output='feature_map', input_resolution=48).eval()
+    assert model(torch.randn(2, 3, 4, 48, 48)).shape == (2, 64, 4, 6, 6)
+
+
+def test_gradient_checkpointing_gives_same_gradients(tiny_arch):
+    torch.manual_seed(0)
+    plain = CLIPSTAN(tiny_arch, num_layers=2, drop_path_rate=0.0)
+    ckpt = CLIPSTAN(tiny_arch, num_layers=2, drop_path_rate=0.0, grad_checkpointing=True)
+    ckpt.load_state_dict(plain.state_dict())
+    video = torch.randn(2, 3, 4, 32, 32)
+    for model in (plain, ckpt):
+        model(video).sum().backward()
+    for (name, a), (_, b) in zip(plain.named_parameters(), ckpt.named_parameters()):
+        if a.grad is not None:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_branch_rejects_wrong_level_count(tiny_arch):
+    model = CLIPSTAN(tiny_arch, num_layers=2)
+    assert isinstance(model.stan, STANBranch)
+    with pytest.raises(AssertionError, match='levels'):
+        model.stan([torch.randn(4, 17, 64)], 4)
