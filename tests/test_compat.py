@@ -37,7 +37,8 @@ def test_roi_align_runs_on_cpu():
     out = RoIAlign(output_size=2, spatial_scale=1.0, sampling_ratio=2)(feats, rois)
     assert out.shape == (2, 4, 2, 2)
     # the box covering the whole first map averages to about the map's mean per quadrant
-    assert torch.isfinite(out).all() and float(out[0].mean()) == pytest.approx(float(feats[0].mean()), rel=0.05)
+    assert torch.isfinite(out).all()
+    assert float(out[0].mean()) == pytest.approx(float(feats[0].mean()), rel=0.05)
 
 
 def test_numpy2_nan_in_ava_evaluation():
@@ -78,7 +79,7 @@ def test_weights_only_load_of_mmengine_checkpoint(tmp_path):
 
 def test_getattr_is_not_allow_listed(tmp_path):
     path = tmp_path / 'fn.pth'
-    torch.save({'f': getattr(torch.Tensor, 'add')}, path)
+    torch.save({'f': torch.Tensor.add}, path)
     with pytest.raises(Exception, match='getattr'):
         torch.load(path, weights_only=True)
 
@@ -97,9 +98,10 @@ def test_weights_only_still_rejects_arbitrary_code(tmp_path):
 def _ddp_worker(rank, world_size, port, results):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    import mmstan  # noqa: F401
     from mmengine.dist import init_dist
     from mmengine.model import MMDistributedDataParallel
+
+    import mmstan  # noqa: F401
 
     init_dist('pytorch', backend='nccl')  # mmaction2's default runtime asks for nccl
     model = MMDistributedDataParallel(module=torch.nn.Linear(2, 1), device_ids=[rank])

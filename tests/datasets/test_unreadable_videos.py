@@ -5,9 +5,7 @@ import shutil
 
 import pytest
 
-from mmstan.datasets import unreadable_videos
-
-from mmstan.datasets import RobustVideoDataset
+from mmstan.datasets import RobustVideoDataset, unreadable_videos
 from mmstan.errors import UserError
 
 PIPELINE = [

@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from mmstan.models.backbones import (CLIPSTAN, STANBranch, TemporalAttention, TemporalConv,
-                                     feeding_layers)
+from mmstan.models.backbones import (
+    CLIPSTAN,
+    STANBranch,
+    TemporalAttention,
+    TemporalConv,
+    feeding_layers,
+)
 
 
 def tiny_l14():
@@ -178,3 +183,23 @@ def test_branch_rejects_wrong_level_count(tiny_arch):
     assert isinstance(model.stan, STANBranch)
     with pytest.raises(AssertionError, match='levels'):
         model.stan([torch.randn(4, 17, 64)], 4)
+
+
+def test_recognizer_with_text_head_trains_stan_only_on_video_side(tiny_arch):
+    from mmaction.registry import MODELS
+    from mmaction.structures import ActionDataSample
+
+    model = MODELS.build(dict(
+        type='Recognizer3D',
+        backbone=dict(type='CLIPSTAN', arch=tiny_arch, num_layers=2, num_frames=4),
+        cls_head=dict(type='TextClassHead', classes=['left', 'right'], arch=tiny_arch, topk=(1,)),
+        data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW')))
+    video = torch.rand(2, 1, 3, 4, 32, 32) * 255
+    samples = [ActionDataSample().set_gt_label(i) for i in range(2)]
+    data = model.data_preprocessor(dict(inputs=list(video), data_samples=samples), training=True)
+    loss = model(**data, mode='loss')['loss_cls']
+    loss.backward()
+    assert model.backbone.stan.temporal_pos.grad is not None
+    preds = model(**model.data_preprocessor(dict(inputs=list(video), data_samples=samples)),
+                  mode='predict')
+    assert preds[0].pred_score.shape == (2,)

@@ -1,0 +1,44 @@
+"""Shared helpers of ``tools/analysis/get_flops.py`` and ``benchmark.py``: build a
+config's video model offline and count its FLOPs with PyTorch's own counter."""
+from typing import Callable, Tuple
+
+import torch
+from mmengine.config import Config
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def build_video_model(cfg: Config) -> nn.Module:
+    """The config's recognizer with random weights (no download), in eval mode."""
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    import mmstan  # noqa: F401
+
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    model_cfg = cfg.model.copy()
+    backbone = model_cfg.backbone
+    if 'pretrained' in backbone:
+        backbone.pretrained = None
+    head = model_cfg.get('cls_head')
+    if head is not None and 'pretrained' in head:
+        head.pretrained = None
+    return MODELS.build(model_cfg).eval()
+
+
+def video_input_shape(cfg: Config) -> Tuple[int, int, int, int]:
+    """``(C, T, H, W)`` of one test view: frames from the sampler, size from the crop."""
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    frames = next(t['clip_len'] for t in pipeline if t['type'] in ('UniformSample', 'SampleFrames'))
+    crops = [t['crop_size'] for t in pipeline if 'crop_size' in t]
+    size = crops[-1] if crops else cfg.model.backbone.get('input_resolution') or 224
+    size = size if isinstance(size, int) else size[0]
+    return 3, frames, size, size
+
+
+def count_flops(fn: Callable, *inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward (what fvcore and the papers call FLOPs)."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        fn(*inputs)
+    return counter.get_total_flops() // 2

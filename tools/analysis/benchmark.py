@@ -1,0 +1,111 @@
+"""Time a config's STAN model against the same config with frame mean pooling, in one
+run, and report the achieved FLOP/s against a matmul peak measured on this machine.
+
+    python tools/analysis/benchmark.py configs/stan/k400.py [--repeats 3] [--backward]
+
+Both models share architecture, input and weights of the CLIP tower; only the STAN
+branch differs. Prints forward (and with --backward, forward+backward) time per view,
+the STAN / mean-pooling time ratio, the FLOPs ratio, and FLOP/s utilisation.
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmstan.analysis import build_video_model, count_flops, video_input_shape  # noqa: E402
+
+
+def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
+    """Achieved FLOP/s of a large float32 matmul: this machine's practical peak."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+
+
+def time_call(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def mean_pool_cfg(cfg: Config) -> Config:
+    """The same config with the STAN branch removed (CLIP frame mean pooling)."""
+    baseline = cfg.copy()
+    stan = cfg.model.backbone
+    baseline.model.backbone = dict(type='CLIPMeanPool', arch=stan.arch,
+                                   input_resolution=stan.get('input_resolution'))
+    return baseline
+
+
+def measure(model, video: torch.Tensor, repeats: int, backward: bool) -> dict:
+    def forward():
+        with torch.no_grad():
+            model.cls_head(model.backbone(video))
+
+    def forward_backward():
+        model.zero_grad(set_to_none=True)
+        model.cls_head(model.backbone(video)).sum().backward()
+
+    model.eval()
+    result = dict(forward=time_call(forward, repeats),
+                  macs=count_flops(lambda x: model.cls_head(model.backbone(x)), video))
+    if backward:
+        model.train()
+        result['forward_backward'] = time_call(forward_backward, repeats)
+    return result
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description='STAN vs mean pooling timing')
+    parser.add_argument('config')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--backward', action='store_true', help='also time forward+backward')
+    parser.add_argument('--threads', type=int, default=None, help='torch threads')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    c, t, h, w = video_input_shape(cfg)
+    video = torch.randn(1, c, t, h, w)
+    torch.manual_seed(0)
+    stan = build_video_model(cfg)
+    base = build_video_model(mean_pool_cfg(cfg))
+    base.backbone.clip.load_state_dict(stan.backbone.clip.state_dict())
+    peak = matmul_peak()
+    results = {'STAN': measure(stan, video, args.repeats, args.backward),
+               'mean pooling': measure(base, video, args.repeats, args.backward)}
+    print(f'config: {args.config}; one view {c}x{t}x{h}x{w}; {torch.get_num_threads()} threads')
+    print(f'matmul peak (2048^3 float32): {peak / 1e9:.1f} GFLOP/s')
+    modes = ['forward'] + (['forward_backward'] if args.backward else [])
+    for name, res in results.items():
+        flops = 2 * res['macs']  # true floating-point operations
+        line = f'{name:>13}: {res["macs"] / 1e9:6.1f} GMACs'
+        for mode in modes:
+            ops = flops * (3 if mode == 'forward_backward' else 1)  # backward ~ 2x forward
+            line += (f' | {mode} {res[mode] * 1000:8.1f} ms, {ops / res[mode] / 1e9:6.1f} GFLOP/s'
+                     f' ({100 * ops / res[mode] / peak:4.1f}% of peak)')
+        print(line)
+    for mode in modes:
+        ratio = results['STAN'][mode] / results['mean pooling'][mode]
+        print(f'STAN / mean pooling {mode} time: {ratio:.2f}x '
+              f'(FLOPs ratio {results["STAN"]["macs"] / results["mean pooling"]["macs"]:.2f}x)')
+    return results
+
+
+if __name__ == '__main__':
+    main()
