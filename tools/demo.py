@@ -51,7 +51,8 @@ def progress_hook(name: str):
     return DemoProgress()
 
 
-def train_one(name: str, config: str, data_root: str, work_dir: str) -> list:
+def train_one(name: str, config: str, data_root: str, work_dir: str,
+              epochs: int = None) -> list:
     """Train ``config`` on the demo data; returns per-epoch validation accuracies."""
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -63,6 +64,10 @@ def train_one(name: str, config: str, data_root: str, work_dir: str) -> list:
         cfg[loader].dataset.data_root = data_root
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
+    if epochs:  # shorten the recipe (smoke tests); the schedules end with the run
+        cfg.train_cfg.max_epochs = epochs
+        cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=epochs, by_epoch=True,
+                                    begin=0, end=epochs, convert_to_iter_based=True)]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1, save_last=False)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(progress_hook(name))
@@ -93,6 +98,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'synthetic_motion'))
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
+    parser.add_argument('--epochs', type=int, help='override the configs\' epochs (smoke test)')
     args = parser.parse_args(argv)
     start = time.time()
     ensure_data(args.data)
@@ -101,7 +107,7 @@ def main(argv=None) -> None:
         t0 = time.time()
         print(f'[demo] training {name}: {config}', flush=True)
         run_dir = osp.join(args.work_dir, osp.splitext(osp.basename(config))[0])
-        curve = train_one(name, config, args.data, run_dir)
+        curve = train_one(name, config, args.data, run_dir, args.epochs)
         results[name] = dict(curve=curve, seconds=time.time() - t0)
     png = osp.join(args.work_dir, 'curves.png')
     save_curves(results, png)

@@ -53,7 +53,7 @@ def build_cfg(args: argparse.Namespace):
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr', {}), enable=True)
-    randomness = dict(cfg.get('randomness') or {})
+    randomness = dict(cfg.get('randomness') or dict(seed=None))
     if args.seed is not None:
         randomness['seed'] = args.seed
     if args.deterministic:

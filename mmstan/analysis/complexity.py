@@ -36,9 +36,23 @@ def video_input_shape(cfg: Config) -> Tuple[int, int, int, int]:
     return 3, frames, size, size
 
 
+def _sdpa_cpu_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    """FLOPs of attention's two matmuls (``QK^T`` and ``AV``), for the CPU kernel
+    ``_scaled_dot_product_flash_attention_for_cpu`` that the counter does not know."""
+    b, h, s_q, d = query_shape
+    s_k, d_v = key_shape[-2], value_shape[-1]
+    return 2 * b * h * s_q * s_k * (d + d_v)
+
+
 def count_flops(fn: Callable, *inputs: torch.Tensor) -> int:
     """Multiply-accumulates of one forward (what fvcore and the papers call FLOPs)."""
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    custom = {}
+    cpu_sdpa = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
+    if cpu_sdpa is not None:
+        custom[cpu_sdpa] = _sdpa_cpu_flops
+    counter = FlopCounterMode(display=False, custom_mapping=custom)
+    # with grad enabled: under no_grad, nn.MultiheadAttention takes a fused fast path
+    # (torch._native_multi_head_attention) that the counter does not see
+    with counter, torch.enable_grad():
         fn(*inputs)
     return counter.get_total_flops() // 2

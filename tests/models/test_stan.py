@@ -192,7 +192,8 @@ def test_recognizer_with_text_head_trains_stan_only_on_video_side(tiny_arch):
     model = MODELS.build(dict(
         type='Recognizer3D',
         backbone=dict(type='CLIPSTAN', arch=tiny_arch, num_layers=2, num_frames=4),
-        cls_head=dict(type='TextClassHead', classes=['left', 'right'], arch=tiny_arch, topk=(1,)),
+        cls_head=dict(type='TextClassHead', classes=['left', 'right'], arch=tiny_arch, topk=(1,),
+                      average_clips='prob'),
         data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW')))
     video = torch.rand(2, 1, 3, 4, 32, 32) * 255
     samples = [ActionDataSample().set_gt_label(i) for i in range(2)]

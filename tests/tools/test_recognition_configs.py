@@ -55,3 +55,11 @@ def test_ssv2_config_trains_two_iterations(synthetic_motion, tmp_path):
     log = proc.stdout + proc.stderr
     assert 'Epoch(train) [1][2/2]' in log
     assert os.path.isfile(tmp_path / 'work' / 'epoch_1.pth')
+
+
+@pytest.mark.parametrize('name', RECOGNITION)
+def test_every_split_names_its_annotation_file(name):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'stan', f'{name}.py'))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        assert dataset.ann_file.endswith('.txt') and dataset.data_root.startswith('data/'), loader

@@ -120,3 +120,15 @@ def test_error_missing_checkpoint(synthetic_motion, tmp_path):
     proc = run_tool(['tools/test.py', DEMO, str(tmp_path / 'epoch_9.pth'), '--work-dir',
                      str(tmp_path), '--cfg-options', *data_options(synthetic_motion)])
     assert_one_error_line(proc, 'epoch_9.pth')
+
+
+@pytest.mark.slow
+def test_demo_runs_both_models(tmp_path):
+    """tools/demo.py end to end with one epoch per model (the full run is `make demo`)."""
+    proc = run_tool(['tools/demo.py', '--data', str(tmp_path / 'data'), '--work-dir',
+                     str(tmp_path / 'work'), '--epochs', '1'], timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'mean pooling (CLIP baseline)' in proc.stdout and 'STAN (2 layers' in proc.stdout
+    assert proc.stdout.count('top-1') >= 4  # progress lines and the final table
+    assert osp.isfile(tmp_path / 'work' / 'curves.png')
+    assert osp.isfile(tmp_path / 'data' / 'meta.json')
