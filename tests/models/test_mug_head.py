@@ -84,7 +84,7 @@ def test_wti_matches_naive():
 @pytest.mark.parametrize('mode', ['mug', 'frame_text', 'video_token', 'mean'])
 def test_chunked_gallery_equals_unchunked(mode):
     tokens, mask, pooled, frames = inputs(m=23, n=9, seed=4)
-    head = MugHead(mode, chunk_size=4).double()
+    head = MugHead(mode, block_elements=4 * 9 * 7 * 6).double()  # 4 texts per block
     torch.testing.assert_close(head.gallery(tokens, mask, pooled, frames),
                                head(tokens, mask, pooled, frames), atol=1e-12, rtol=0)
 

@@ -62,20 +62,21 @@ class MugHead(nn.Module):
             weighted token interaction, with learnable token / frame weights).
         tau: Mug's fixed softmax temperature ([M] §III-C: CLIP's logit scale, 100).
         embed_dim: embedding width E (only ``'wti'`` has parameters that need it).
-        chunk_size: texts scored at once by :meth:`gallery`; bounds memory to about
-            ``chunk_size * N * K * T * 4`` bytes per temporary.
+        block_elements: :meth:`gallery` scores as many texts at once as keep the
+            ``[texts, N, K, T]`` block under this many elements (2**24: 64 MB per float32
+            temporary, about five of which live at once), whatever the gallery size.
 
     Inputs (all L2-normalised inside): text tokens ``[M, K, E]``, token mask ``[M, K]``,
     pooled text ``[M, E]``, frames ``[N, T, E]``.
     """
 
     def __init__(self, mode: str = 'mug', tau: float = 100.0, embed_dim: int = 512,
-                 chunk_size: int = 64):
+                 block_elements: int = 2 ** 24):
         super().__init__()
         assert mode in MODES, f'mode must be one of {MODES}, got {mode!r}'
         self.mode = mode
         self.tau = tau
-        self.chunk_size = chunk_size
+        self.block_elements = block_elements
         if mode == 'wti':
             self.text_weight = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True),
                                              nn.Linear(embed_dim, 1))
@@ -107,8 +108,11 @@ class MugHead(nn.Module):
 
     @torch.no_grad()
     def gallery(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
-        """The full ``[M, N]`` text x video score matrix, ``chunk_size`` texts at a time."""
-        return torch.cat([
-            self(tokens[i:i + self.chunk_size], mask[i:i + self.chunk_size],
-                 pooled[i:i + self.chunk_size], frames)
-            for i in range(0, tokens.shape[0], self.chunk_size)])
+        """The full ``[M, N]`` text x video score matrix, in blocks of bounded size."""
+        per_text = frames.shape[0] * frames.shape[1] * tokens.shape[1]
+        chunk = max(1, self.block_elements // per_text)
+        out = tokens.new_empty(tokens.shape[0], frames.shape[0])
+        for i in range(0, tokens.shape[0], chunk):
+            out[i:i + chunk] = self(tokens[i:i + chunk], mask[i:i + chunk], pooled[i:i + chunk],
+                                    frames)
+        return out
