@@ -1,4 +1,7 @@
+from . import transforms  # noqa: F401  (registers transforms)
 from .unreadable_videos import UnreadableVideosMixin, video_is_readable
 from .video_dataset import RobustVideoDataset
+from .video_text import VideoCaptionDataset
 
-__all__ = ['RobustVideoDataset', 'UnreadableVideosMixin', 'video_is_readable']
+__all__ = ['RobustVideoDataset', 'UnreadableVideosMixin', 'VideoCaptionDataset',
+           'video_is_readable']

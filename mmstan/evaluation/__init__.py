@@ -1,4 +1,3 @@
-from .retrieval_metric import (TextVideoRetrievalMetric, dual_softmax, qb_norm, ranks_of,
-                               recall_summary)
+from .retrieval_metric import TextVideoRetrievalMetric, dual_softmax, qb_norm, ranks_of, recall_summary
 
 __all__ = ['TextVideoRetrievalMetric', 'dual_softmax', 'qb_norm', 'ranks_of', 'recall_summary']

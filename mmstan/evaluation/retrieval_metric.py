@@ -59,7 +59,7 @@ def recall_summary(ranks: Tensor, prefix: str) -> Dict[str, float]:
 class TextVideoRetrievalMetric(BaseMetric):
     """Scores every test caption against every test video with the similarity head.
 
-    Each predicted data sample carries ``features`` (``frames [T, E]``, ``tokens [K, E]``,
+    Each predicted data sample carries ``embeddings`` (``frames [T, E]``, ``tokens [K, E]``,
     ``mask [K]``, ``pooled [E]``) and ``video_id`` (its video's index). Captions of the
     same video share ``video_id``; the video features are taken once per id.
 
@@ -87,7 +87,7 @@ class TextVideoRetrievalMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            feats = sample['features']
+            feats = sample['embeddings']
             self.results.append(dict(
                 video_id=int(sample['video_id']),
                 **{k: feats[k].detach().cpu().float() if k != 'mask' else feats[k].cpu()

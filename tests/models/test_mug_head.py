@@ -96,3 +96,38 @@ def test_mug_is_parameter_free_and_differentiable():
     frames.requires_grad_(True)
     head(tokens, mask, pooled, frames).sum().backward()
     assert frames.grad.abs().sum() > 0
+
+
+def test_fast_path_falls_back_when_cosines_spread_widely():
+    from mmstan.models.heads.mug_head import _mug_block_safe, mug_block
+    g = torch.tensor([[[[1.0, -1.0], [-1.0, -1.0]]]])  # frame 1 is far below the block max
+    mask = torch.ones(1, 1, 2, 1, dtype=torch.bool)
+    torch.testing.assert_close(mug_block(g, mask, 100.0), _mug_block_safe(g, mask, 100.0))
+    assert torch.isfinite(mug_block(g, mask, 100.0)).all()
+    tokens, mask, pooled, frames = inputs(seed=5)
+    head = MugHead('mug')
+    g = torch.einsum('mkd,ntd->mnkt', tokens.float(), frames.float())
+    torch.testing.assert_close(mug_block(g, mask[:, None, :, None], 100.0),
+                               _mug_block_safe(g, mask[:, None, :, None], 100.0), atol=1e-5, rtol=1e-4)
+    assert head is not None
+
+
+def test_fast_path_matches_naive_on_clip_like_features(monkeypatch):
+    """512-d features (cosines close together, as CLIP's): the one-exponential path runs."""
+    from mmstan.models.heads import mug_head
+
+    def no_fallback(*args):
+        raise AssertionError('fell back to the safe path')
+
+    tokens, mask, pooled, frames = inputs(m=3, n=3, k=6, t=5, e=512, seed=6)
+    monkeypatch.setattr(mug_head, '_mug_block_safe', no_fallback)
+    for grad in (False, True):
+        frames_in = frames.clone().requires_grad_(grad)
+        got = MugHead('mug').double()(tokens, mask, pooled, frames_in)
+        for a in range(3):
+            real = F.normalize(tokens[a][mask[a]], dim=-1)
+            for b in range(3):
+                assert abs(got[a, b].item() - naive_mug(real, frames[b]).item()) <= 1e-5
+        if grad:
+            got.sum().backward()
+            assert torch.isfinite(frames_in.grad).all()

@@ -31,8 +31,29 @@ def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
     return torch.softmax(logits, dim=dim)
 
 
+def _mug_block_safe(g: Tensor, mask: Optional[Tensor], tau: float) -> Tensor:
+    """Mug with one numerically safe softmax per equation (reference for the fast path)."""
+    logits = tau * g
+    s = _masked_softmax(logits, mask, dim=2)                        # (11) over tokens
+    w = torch.softmax(tau * (s * g).sum(dim=2), dim=-1)             # (13) over frames [M,N,T]
+    s_prime = torch.softmax(logits, dim=3)                          # (15) over frames
+    token_logits = tau * (s_prime * g).sum(dim=3)                   # (17) [M, N, K]
+    w_prime = _masked_softmax(token_logits, None if mask is None else mask[..., 0], dim=-1)
+    return torch.einsum('mnk,mnkt,mnt->mn', w_prime, g, w)           # (14, 18)
+
+
+#: Smallest softmax normaliser the one-exponential fast path trusts (float32 stays exact
+#: far above its 1e-38 underflow); blocks with smaller ones take the safe path.
+_MIN_NORMALISER = 1e-30
+
+
 def mug_block(g: Tensor, mask: Optional[Tensor], tau: float) -> Tensor:
     """Mug scores from token-frame cosines.
+
+    The token softmax (11) and the frame softmax (15) share one exponential, shifted by
+    each pair's block maximum; if any of their normalisers then gets too small to be
+    exact (cosines spread over more than ~0.6 at tau=100), the block is recomputed with
+    separately shifted softmaxes. Both give the same numbers.
 
     Args:
         g: ``[M, N, K, T]`` cosines of M texts' K tokens with N videos' T frames.
@@ -41,13 +62,23 @@ def mug_block(g: Tensor, mask: Optional[Tensor], tau: float) -> Tensor:
 
     Returns: ``[M, N]`` scores ``c~ · v~``.
     """
-    logits = tau * g
-    s = _masked_softmax(logits, mask, dim=2)                        # (11) over tokens
-    w = torch.softmax(tau * (s * g).sum(dim=2), dim=-1)             # (13) over frames [M,N,T]
-    s_prime = torch.softmax(logits, dim=3)                          # (15) over frames
-    token_logits = tau * (s_prime * g).sum(dim=3)                   # (17) [M, N, K]
+    inplace = not (torch.is_grad_enabled() and g.requires_grad)  # gallery scoring: save memory
+    x = tau * g
+    x = x.sub_(x.amax(dim=(2, 3), keepdim=True)) if inplace else x - x.amax(dim=(2, 3), keepdim=True).detach()
+    e = x.exp_() if inplace else x.exp()
+    if mask is not None:
+        e = e * mask
+    over_tokens = e.sum(dim=2)                                        # [M, N, T]
+    over_frames = e.sum(dim=3)                                        # [M, N, K]
+    if mask is not None:
+        over_frames = over_frames.masked_fill(~mask[..., 0], 1.0)
+    if min(over_tokens.min(), over_frames.min()) < _MIN_NORMALISER:
+        return _mug_block_safe(g, mask, tau)
+    eg = e.mul_(g) if inplace else e * g
+    w = torch.softmax(tau * eg.sum(dim=2) / over_tokens, dim=-1)      # (11-13) [M, N, T]
+    token_logits = tau * eg.sum(dim=3) / over_frames                  # (15-17) [M, N, K]
     w_prime = _masked_softmax(token_logits, None if mask is None else mask[..., 0], dim=-1)
-    return torch.einsum('mnk,mnkt,mnt->mn', w_prime, g, w)           # (14, 18)
+    return torch.einsum('mnk,mnkt,mnt->mn', w_prime, g, w)            # (14, 18)
 
 
 @MODELS.register_module()

@@ -1,0 +1,61 @@
+# Retrieval demo: tiny random-init CLIP-STAN + text tower with Mug alignment on the
+# synthetic motion clips and their captions ("a red circle moving left").
+_base_ = [
+    '../_base_/default_runtime.py', '../_base_/models/tiny_clip.py',
+    '../_base_/models/retrieval_preprocessor.py'
+]
+data_root = 'data/synthetic_motion'
+context_length = 16
+
+model = dict(
+    type='VideoTextRetriever',
+    backbone=dict(type='CLIPSTAN', arch={{_base_.tiny_clip_arch}}, input_resolution=32,
+                  num_frames=8, num_layers=2, drop_path_rate=0.0, temporal_pos_std=1.0),
+    text_arch={{_base_.tiny_clip_arch}},
+    head=dict(type='MugHead', mode='mug', embed_dim=64),
+    logit_scale=20.0,
+    data_preprocessor={{_base_.retrieval_preprocessor}})
+
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSample', clip_len=8),
+    dict(type='DecordDecode'),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='OpenCLIPTokenize', context_length=context_length),
+    dict(type='PackActionInputs', collect_keys=('imgs', 'text')),
+]
+val_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSample', clip_len=8, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='OpenCLIPTokenize', context_length=context_length),
+    dict(type='PackActionInputs', collect_keys=('imgs', 'text')),
+]
+train_dataloader = dict(
+    batch_size=32, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='VideoCaptionDataset', data_root=data_root, ann_file='train_captions.json',
+                 data_prefix=dict(video='videos'), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='VideoCaptionDataset', data_root=data_root, ann_file='val_captions.json',
+                 data_prefix=dict(video='videos'), pipeline=val_pipeline, test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='TextVideoRetrievalMetric', head=dict(type='MugHead', mode='mug'))
+test_evaluator = val_evaluator
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), weight_decay=0.02),
+    clip_grad=dict(max_norm=5.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=5, eta_min=1e-5, by_epoch=True, begin=1, end=6,
+         convert_to_iter_based=True),
+]
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1), logger=dict(interval=20))
+randomness = dict(seed=0)

@@ -1,0 +1,3 @@
+from .text import OpenCLIPTokenize
+
+__all__ = ['OpenCLIPTokenize']

@@ -1,0 +1,3 @@
+from .video_text import VideoTextRetriever
+
+__all__ = ['VideoTextRetriever']

@@ -1,0 +1,74 @@
+"""Video-text retrieval model: video tower (CLIP-STAN or mean pooling) + CLIP text tower
++ similarity head (Mug or its ablations), trained with symmetric InfoNCE."""
+import math
+from typing import Dict, List, Optional
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from ..clip.text import CLIPText
+from ..clip.weights import ArchType
+from ..losses import gather_with_grad, symmetric_infonce
+
+
+@MODELS.register_module()
+class VideoTextRetriever(BaseModel):
+    """Args:
+        backbone: video backbone config returning ``[B, T, E]`` frame embeddings
+            (``CLIPSTAN`` or ``CLIPMeanPool``).
+        text_arch, text_pretrained: the CLIP whose text tower encodes captions (the same
+            model as the backbone's).
+        text_frozen_layers: freeze the token embedding and the first N text layers.
+        head: similarity head config (``MugHead``).
+        logit_scale: InfoNCE logit scale (1 / temperature; 100 = temperature 0.01).
+        learn_logit_scale: learn it (CLIP style, in log space) instead of fixing it.
+        data_preprocessor: ``MultiModalDataPreprocessor`` config (``imgs`` and ``text``).
+
+    Inputs: ``dict(imgs=[B, 1, 3, T, H, W], text=[B, K])``.
+    """
+
+    def __init__(self, backbone: dict, text_arch: ArchType = 'ViT-B-32',
+                 text_pretrained: Optional[str] = None, text_frozen_layers: int = 0,
+                 head: dict = dict(type='MugHead', mode='mug'), logit_scale: float = 100.0,
+                 learn_logit_scale: bool = False, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.text_encoder = CLIPText(text_arch, text_pretrained, frozen_layers=text_frozen_layers)
+        self.head = MODELS.build(head)
+        log_scale = torch.tensor(math.log(logit_scale))
+        if learn_logit_scale:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer('log_logit_scale', log_scale)
+
+    def encode_video(self, imgs: Tensor) -> Tensor:
+        """``[B, 1, 3, T, H, W]`` (or ``[B, 3, T, H, W]``) -> frames ``[B, T, E]``."""
+        if imgs.dim() == 6:
+            assert imgs.shape[1] == 1, 'one clip per video: use num_clips=1 for retrieval'
+            imgs = imgs[:, 0]
+        return self.backbone(imgs)
+
+    def encode_text(self, text: Tensor):
+        """``[B, K]`` token ids -> ``(pooled [B, E], tokens [B, K, E], mask [B, K])``."""
+        return self.text_encoder(text)
+
+    def forward(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        frames = self.encode_video(inputs['imgs'])
+        pooled, tokens, mask = self.encode_text(inputs['text'])
+        if mode == 'tensor':
+            return self.head(tokens, mask, pooled, frames)
+        if mode == 'loss':
+            frames, pooled, tokens, mask = (gather_with_grad(x) for x in (frames, pooled, tokens, mask))
+            scores = self.head(tokens, mask, pooled, frames)
+            loss_t2v, loss_v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
+            return dict(loss_t2v=loss_t2v, loss_v2t=loss_v2t)  # summed by mmengine: eq. 19
+        if mode == 'predict':
+            for i, sample in enumerate(data_samples):
+                sample.embeddings = dict(frames=frames[i], tokens=tokens[i], mask=mask[i],
+                                         pooled=pooled[i])
+            return data_samples
+        raise ValueError(f'mode must be tensor, loss or predict, got {mode!r}')
