@@ -41,6 +41,12 @@ def shared_data():
     return SHARED_DATA
 
 
+@pytest.fixture
+def shared_data_optional():
+    """mmaction2's reference data folder, or None when absent."""
+    return SHARED_DATA if osp.isdir(SHARED_DATA) else None
+
+
 def run_tool(args, timeout=600, env=None, cwd=None):
     """Run a repo tool with this interpreter; returns the CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))

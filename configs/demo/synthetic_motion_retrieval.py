@@ -20,6 +20,7 @@ train_pipeline = [
     dict(type='DecordInit'),
     dict(type='UniformSample', clip_len=8),
     dict(type='DecordDecode'),
+    dict(type='Resize', scale=(32, 32), keep_ratio=False),  # no-op on the synthetic clips
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='OpenCLIPTokenize', context_length=context_length),
     dict(type='PackActionInputs', collect_keys=('imgs', 'text')),
@@ -28,6 +29,7 @@ val_pipeline = [
     dict(type='DecordInit'),
     dict(type='UniformSample', clip_len=8, test_mode=True),
     dict(type='DecordDecode'),
+    dict(type='Resize', scale=(32, 32), keep_ratio=False),  # no-op on the synthetic clips
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='OpenCLIPTokenize', context_length=context_length),
     dict(type='PackActionInputs', collect_keys=('imgs', 'text')),

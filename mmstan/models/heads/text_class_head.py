@@ -34,6 +34,21 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
     return names
 
 
+def load_text_encoder(text: CLIPText, path: str) -> None:
+    """Load the ``text_encoder.*`` weights of an mmstan checkpoint into ``text``."""
+    if not os.path.isfile(path):
+        raise UserError(f'text_weights checkpoint not found: {path}; train or download it, '
+                        'or set text_weights=None')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    prefix = 'text_encoder.'
+    text_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not text_state:
+        raise UserError(f'{path} has no text_encoder.* weights (is it a VideoTextRetriever '
+                        'checkpoint?)')
+    text.load_state_dict(text_state, strict=True)
+
+
 @MODELS.register_module()
 class TextClassHead(BaseHead):
     """Mug-STAN recognition head: logits = tau * cos(video, text(class name)).
@@ -46,6 +61,9 @@ class TextClassHead(BaseHead):
         arch, pretrained: the CLIP model whose text tower encodes the names (the same as
             the video backbone's).
         tau: logit scale (CLIP's 100).
+        text_weights: an mmstan checkpoint (e.g. of a post-pretrained ``VideoTextRetriever``)
+            whose ``text_encoder.*`` weights replace ``pretrained``'s text tower (zero-shot
+            recognition after post-pretraining).
         context_length: text length the names are tokenized to.
         **kwargs: mmaction2 ``BaseHead`` arguments (loss_cls, topk, average_clips).
 
@@ -54,9 +72,11 @@ class TextClassHead(BaseHead):
 
     def __init__(self, classes: Union[str, Sequence[str]], arch: ArchType = 'ViT-B-16',
                  pretrained: Optional[str] = None, tau: float = 100.0, context_length: int = 32,
-                 **kwargs):
+                 text_weights: Optional[str] = None, **kwargs):
         names = read_class_names(classes)
         text = CLIPText(arch, pretrained, frozen_layers=-1).eval()
+        if text_weights is not None:
+            load_text_encoder(text, text_weights)
         tokens = open_clip.tokenize(names, context_length=min(context_length, text.context_length))
         with torch.no_grad():
             pooled, _, _ = text(tokens)
