@@ -59,5 +59,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=5, eta_min=1e-5, by_epoch=True, begin=1, end=6,
          convert_to_iter_based=True),
 ]
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1), logger=dict(interval=20))
+default_hooks = dict(
+    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='retrieval/t2v/R1', rule='greater'),
+    logger=dict(interval=20))
 randomness = dict(seed=0)

@@ -2,7 +2,7 @@
 # 224 px, 64 tokens, global batch 1024 (= 32 GPUs x 32), AdamW weight decay 0.001,
 # lr 4e-6 CLIP / 4e-5 STAN, cosine, 3 epochs, contrastive loss only.
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/models/stan_retrieval_b32.py',
+    '../_base_/models/stan_retrieval_b32.py',
     '../_base_/datasets/retrieval.py', '../_base_/schedules/adamw_cosine_retrieval.py'
 ]
 data_root = 'data/webvid'

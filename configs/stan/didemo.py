@@ -1,7 +1,7 @@
 # STAN-B/32 retrieval on DiDeMo: all descriptions of a video concatenated into one
 # paragraph query, 64 frames and 64 tokens, gradient checkpointing (paper R@1 46.2).
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/models/stan_retrieval_b32.py',
+    '../_base_/models/stan_retrieval_b32.py',
     '../_base_/datasets/retrieval.py', '../_base_/schedules/adamw_cosine_retrieval.py'
 ]
 data_root = 'data/didemo'

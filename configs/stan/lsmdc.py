@@ -1,6 +1,6 @@
 # STAN-B/32 retrieval on LSMDC (paper STAN-B/32: R@1 23.7).
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/models/stan_retrieval_b32.py',
+    '../_base_/models/stan_retrieval_b32.py',
     '../_base_/datasets/retrieval.py', '../_base_/schedules/adamw_cosine_retrieval.py'
 ]
 data_root = 'data/lsmdc'

@@ -3,6 +3,8 @@
 # epoch, then cosine to zero at the last epoch (the official configs' warmup never ends
 # or their cosine oscillates). Global batch 128 = 8 GPUs x 16. 5 epochs is our choice
 # (CLIP4Clip's); the papers give none.
+_base_ = ['../default_runtime.py']
+
 max_epochs = 5
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
@@ -20,3 +22,4 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=128)
+default_hooks = dict(checkpoint=dict(save_best='retrieval/t2v/R1', rule='greater'))
