@@ -1,5 +1,6 @@
 """Shared plumbing for ``tools/train.py`` and ``tools/test.py``: config loading and
 turning user mistakes into one ``error:`` line instead of a stack trace."""
+import argparse
 import os
 import re
 import sys
@@ -17,6 +18,28 @@ _USER_MISTAKES = (
      'check the keys of that config section against the class signature'),
     (FileNotFoundError, re.compile(r'.'), 'check the path in the config or on the command line'),
 )
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The arguments tools/train.py and tools/test.py share (as in mmaction2)."""
+    from mmengine.config import DictAction
+
+    parser.add_argument('--work-dir', help='where logs, checkpoints and metrics go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def runner_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` with overrides, launcher and work dir applied."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(
+        './work_dirs', os.path.splitext(os.path.basename(args.config))[0])
+    return cfg
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
