@@ -86,3 +86,16 @@ def test_ddp_equals_single_process_on_concatenated_batch():
             if param.grad is None:
                 continue
             torch.testing.assert_close(grads[name], param.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_logit_scale_fixed_or_learned():
+    fixed = build()
+    assert not any('logit_scale' in n for n, _ in fixed.named_parameters())
+    assert torch.isclose(fixed.log_logit_scale.exp(), torch.tensor(100.0))
+    from mmaction.registry import MODELS
+    learned = MODELS.build(dict(type='VideoTextRetriever',
+                                backbone=dict(type='CLIPMeanPool', arch=TINY_ARCH),
+                                text_arch=TINY_ARCH, head=dict(type='MugHead', mode='mean'),
+                                logit_scale=20.0, learn_logit_scale=True))
+    sum(learned(batch(), mode='loss').values()).backward()
+    assert learned.log_logit_scale.grad is not None
