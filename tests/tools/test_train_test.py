@@ -132,3 +132,42 @@ def test_demo_runs_both_models(tmp_path):
     assert proc.stdout.count('top-1') >= 4  # progress lines and the final table
     assert osp.isfile(tmp_path / 'work' / 'curves.png')
     assert osp.isfile(tmp_path / 'data' / 'meta.json')
+
+
+@pytest.mark.slow
+def test_dist_test_two_cpu_processes(synthetic_motion, tmp_path):
+    work = str(tmp_path / 'work')
+    proc = run_tool(['tools/train.py', DEMO, '--work-dir', work, '--cfg-options',
+                     *data_options(synthetic_motion)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
+               PORT=str(29900 + os.getpid() % 90))
+    proc = subprocess.run(['bash', 'tools/dist_test.sh', DEMO, osp.join(work, 'epoch_1.pth'), '2',
+                           '--work-dir', work, '--cfg-options', *data_options(synthetic_motion)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'acc/top1' in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('script,args', [
+    ('slurm_train.sh', ['part', 'job', 'configs/demo/synthetic_motion_meanpool.py', 'wd']),
+    ('slurm_test.sh', ['part', 'job', 'configs/demo/synthetic_motion_meanpool.py', 'ckpt.pth']),
+])
+def test_slurm_scripts_compose_srun(tmp_path, script, args):
+    fake = tmp_path / 'srun'
+    fake.write_text('#!/bin/sh\necho "srun $@"\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}', GPUS='2',
+               GPUS_PER_NODE='2')
+    proc = subprocess.run(['bash', f'tools/{script}', *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip()
+    assert line.startswith('srun -p part --job-name=job') and '--ntasks=2' in line
+    assert '--launcher=slurm' in line and script.replace('slurm_', '').replace('.sh', '.py') in line
+
+
+def test_download_clip_names_known_tags():
+    proc = run_tool(['tools/download_clip.py', 'ViT-B-16', 'no-such-tag', '--out', '/tmp'])
+    assert proc.returncode != 0
+    assert 'no pretrained tag' in proc.stderr and 'openai' in proc.stderr
