@@ -13,6 +13,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
+from mmstan.errors import UserError  # noqa: E402
+from mmstan.models.clip.weights import read_state_dict  # noqa: E402
 from mmstan.models.official_checkpoint import convert_official  # noqa: E402
 
 
@@ -24,10 +26,10 @@ def main(argv=None) -> None:
                         help='frames of the target config (rows of the temporal embedding)')
     parser.add_argument('--prefix', default='backbone.', help='prefix of the vision weights')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        raise SystemExit(f'error: checkpoint not found: {args.src}')
-    state = torch.load(args.src, map_location='cpu', weights_only=True)
-    state = state.get('state_dict', state)
+    try:
+        state = read_state_dict(args.src, 'give the official checkpoint\'s path')
+    except UserError as err:
+        raise SystemExit(f'error: {err}') from None
     converted, unmapped = convert_official(state, args.num_frames, args.prefix)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in converted.items()}}, args.dst)
     print(f'wrote {len(converted)} tensors to {args.dst}')

@@ -26,15 +26,17 @@ def _looks_like_path(pretrained: str) -> bool:
             or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')))
 
 
-def read_state_dict(path: str) -> dict:
-    """Read a CLIP state dict from ``path`` in any supported format.
+def read_state_dict(path: str, missing_hint: str = 'download it (see README "Pretrained '
+                    'weights") or set pretrained=None') -> dict:
+    """Read a state dict from ``path`` in any supported format (plain or TorchScript,
+    safetensors, wrapped in ``state_dict``/``model``, DDP ``module.`` prefix).
 
-    Returns a flat ``{name: tensor}`` dict in open_clip naming (which is OpenAI's naming
-    minus the metadata keys).
+    Returns a flat ``{name: tensor}`` dict; for CLIP files that is open_clip naming (which
+    is OpenAI's naming minus the metadata keys). A missing file raises a one-line
+    :class:`UserError` ending with ``missing_hint``.
     """
     if not os.path.isfile(path):
-        raise UserError(f'pretrained CLIP weights file not found: {path}; download it (see '
-                        'README "Pretrained weights") or set pretrained=None')
+        raise UserError(f'weights file not found: {path}; {missing_hint}')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         state = load_file(path)

@@ -12,7 +12,7 @@ from torch import Tensor
 from mmstan.errors import UserError
 
 from ..clip.text import CLIPText
-from ..clip.weights import ArchType
+from ..clip.weights import ArchType, read_state_dict
 
 
 def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
@@ -36,11 +36,7 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
 
 def load_text_encoder(text: CLIPText, path: str) -> None:
     """Load the ``text_encoder.*`` weights of an mmstan checkpoint into ``text``."""
-    if not os.path.isfile(path):
-        raise UserError(f'text_weights checkpoint not found: {path}; train or download it, '
-                        'or set text_weights=None')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    state = state.get('state_dict', state)
+    state = read_state_dict(path, 'train or download it, or set text_weights=None')
     prefix = 'text_encoder.'
     text_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not text_state:
