@@ -10,6 +10,9 @@ compat.apply()
 
 from . import datasets, evaluation, models  # noqa: E402,F401  (registration)
 from .errors import UserError  # noqa: E402
+from .utils.download import register_url_loader  # noqa: E402
 from .version import __version__  # noqa: E402
+
+register_url_loader()  # load_from / Pretrained / tools/test.py URLs: verified, weights-only
 
 __all__ = ['UserError', '__version__']
