@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmstan.utils.cli import add_runner_args, run_or_explain, runner_config  # noqa: E402
+from mmstan.utils.cli import add_runner_args, require_checkpoint, run_or_explain, runner_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -14,7 +14,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file or URL')
     parser.add_argument('--dump', help='dump predictions to this .pkl file')
     add_runner_args(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.dump and not args.dump.endswith(('.pkl', '.pickle')):
+        parser.error(f'--dump must name a .pkl file, got {args.dump}')
+    return args
 
 
 def main(argv=None) -> None:
@@ -23,9 +26,8 @@ def main(argv=None) -> None:
     def test():
         from mmengine.runner import Runner
         cfg = runner_config(args)
-        cfg.load_from = args.checkpoint
+        cfg.load_from = require_checkpoint(args.checkpoint)
         if args.dump:
-            assert args.dump.endswith(('.pkl', '.pickle')), '--dump must end with .pkl'
             cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
                 cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
             cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.dump))

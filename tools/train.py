@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmstan.utils.cli import add_runner_args, run_or_explain, runner_config  # noqa: E402
+from mmstan.utils.cli import add_runner_args, require_checkpoint, run_or_explain, runner_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,7 +37,11 @@ def build_cfg(args: argparse.Namespace):
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+        cfg.resume, cfg.load_from = True, require_checkpoint(
+            args.resume, 'give a .pth file saved by tools/train.py, or pass --resume alone to '
+            'resume from the latest checkpoint in the work dir')
+    elif cfg.get('load_from'):
+        require_checkpoint(cfg.load_from, 'fix `load_from` in the config')
     if args.auto_scale_lr:
         cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr', {}), enable=True)
     randomness = dict(cfg.get('randomness') or dict(seed=None))

@@ -1,17 +1,16 @@
-# Retrieval demo: tiny random-init CLIP-STAN + text tower with Mug alignment on the
-# synthetic motion clips and their captions ("a red circle moving left").
+# Demo: Mug-STAN retrieval (VideoTextRetriever, CLIPSTAN K=2, Mug head, tiny random-init CLIP), 8 frames, batch 32, synthetic motion captions; no paper row.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/tiny_clip.py',
-    '../_base_/models/retrieval_preprocessor.py'
+    '../_base_/models/clip_preprocessors.py'
 ]
 data_root = 'data/synthetic_motion'
 context_length = 16
 
 model = dict(
     type='VideoTextRetriever',
-    backbone=dict(type='CLIPSTAN', arch={{_base_.tiny_clip_arch}}, input_resolution=32,
-                  num_frames=8, num_layers=2, drop_path_rate=0.0, temporal_pos_std=1.0),
-    text_arch={{_base_.tiny_clip_arch}},
+    clip=dict(arch={{_base_.tiny_clip_arch}}),
+    backbone=dict(type='CLIPSTAN', input_resolution=32, num_frames=8, num_layers=2,
+                  drop_path_rate=0.0, temporal_pos_std=1.0),
     head=dict(type='MugHead', mode='mug', embed_dim=64),
     logit_scale=20.0,
     data_preprocessor={{_base_.retrieval_preprocessor}})
@@ -45,7 +44,7 @@ val_dataloader = dict(
     dataset=dict(type='VideoCaptionDataset', data_root=data_root, ann_file='val_captions.json',
                  data_prefix=dict(video='videos'), pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='TextVideoRetrievalMetric', head=dict(type='MugHead', mode='mug'))
+val_evaluator = dict(type='TextVideoRetrievalMetric', head=model['head'])
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=1)

@@ -1,5 +1,4 @@
-# Demo: the same tiny random-init CLIP with a 2-layer STAN branch (temporal attention)
-# on the synthetic motion set. Only the backbone differs from the mean-pooling demo.
+# Demo: STAN (Recognizer3D, CLIPSTAN K=2 temporal attention, tiny random-init CLIP), 8 frames, batch 32, synthetic motion set; no paper row.
 _base_ = ['./synthetic_motion_meanpool.py']
 
 model = dict(

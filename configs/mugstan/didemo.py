@@ -1,5 +1,6 @@
-# Mug-STAN-B/32 retrieval on DiDeMo (Mug alignment, 64 frames / 64 tokens).
-_base_ = ['../stan/didemo.py']
-model = dict(head=dict(type='MugHead', mode='mug'))
-val_evaluator = dict(head=dict(type='MugHead', mode='mug'))
-test_evaluator = val_evaluator
+# Mug-STAN-B/32 (VideoTextRetriever, CLIPSTAN K=4, Mug head), 64 frames, global batch 128 (16 GPUs x 8), DiDeMo (paragraph queries); paper [M] Table II (values not in the paper text we have).
+_base_ = [
+    '../_base_/models/mugstan_retrieval_b32.py', '../_base_/datasets/didemo.py',
+    '../_base_/schedules/adamw_cosine_retrieval.py'
+]
+model = dict(backbone=dict(num_frames=64, grad_checkpointing=True))

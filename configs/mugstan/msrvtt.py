@@ -1,5 +1,5 @@
-# Mug-STAN-B/32 retrieval on msrvtt: the STAN recipe with Mug alignment (eqs. 11-18).
-_base_ = ['../stan/msrvtt.py']
-model = dict(head=dict(type='MugHead', mode='mug'))
-val_evaluator = dict(head=dict(type='MugHead', mode='mug'))
-test_evaluator = val_evaluator
+# Mug-STAN-B/32 (VideoTextRetriever, CLIPSTAN K=4, Mug head), 12 frames, global batch 128 (8 GPUs x 16), MSR-VTT 9k / 1k-A; paper [M] Table II (values not in the paper text we have).
+_base_ = [
+    '../_base_/models/mugstan_retrieval_b32.py', '../_base_/datasets/msrvtt.py',
+    '../_base_/schedules/adamw_cosine_retrieval.py'
+]

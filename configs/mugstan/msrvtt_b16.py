@@ -1,3 +1,3 @@
-# Mug-STAN-B/16 retrieval on msrvtt.
+# Mug-STAN-B/16 (VideoTextRetriever, CLIPSTAN K=4, Mug head), 12 frames, global batch 128 (8 GPUs x 16), MSR-VTT 9k / 1k-A; paper [M] Table II (values not in the paper text we have).
 _base_ = ['./msrvtt.py']
-model = dict(backbone=dict(arch='ViT-B-16'), text_arch='ViT-B-16')
+model = dict(clip=dict(arch='ViT-B-16'))

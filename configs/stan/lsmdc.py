@@ -1,11 +1,5 @@
-# STAN-B/32 retrieval on LSMDC (paper STAN-B/32: R@1 23.7).
+# STAN-self-B/32 (VideoTextRetriever, CLIPSTAN K=4, mean similarity), 12 frames, global batch 128 (8 GPUs x 16), LSMDC; paper [S] Table 3: 23.7 / 42.7 / 51.8 / 9.0 (t2v R@1/5/10/MdR).
 _base_ = [
-    '../_base_/models/stan_retrieval_b32.py',
-    '../_base_/datasets/retrieval.py', '../_base_/schedules/adamw_cosine_retrieval.py'
+    '../_base_/models/stan_retrieval_b32.py', '../_base_/datasets/lsmdc.py',
+    '../_base_/schedules/adamw_cosine_retrieval.py'
 ]
-data_root = 'data/lsmdc'
-train_dataloader = dict(dataset=dict(data_root=data_root, ann_file='train.json'))
-val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='test.json'))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='TextVideoRetrievalMetric', head={{_base_.model.head}})
-test_evaluator = val_evaluator

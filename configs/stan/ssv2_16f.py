@@ -1,14 +1,12 @@
-# STAN-self-B/16, 16 frames, SSv2 (paper: 69.5 / 92.7).
+# STAN-self-B/16 (Recognizer3D, CLIPSTAN K=6), 16 frames, global batch 128, Something-Something V2; paper [S] Table 5: 69.5 / 92.7 top-1/5.
 _base_ = ['./ssv2.py']
+from mmstan.utils.pipeline_edit import with_step_args  # noqa: E402
+
 num_frames = 16
-
-
-def _with_frames(pipeline, clip_len):
-    return [dict(step, clip_len=clip_len) if step['type'] == 'UniformSample' else step
-            for step in pipeline]
-
-
 model = dict(backbone=dict(num_frames=num_frames))
-train_dataloader = dict(dataset=dict(pipeline=_with_frames(_base_.train_pipeline, num_frames)))
-val_dataloader = dict(dataset=dict(pipeline=_with_frames(_base_.val_pipeline, num_frames)))
-test_dataloader = dict(dataset=dict(pipeline=_with_frames(_base_.test_pipeline, num_frames)))
+train_dataloader = dict(dataset=dict(
+    pipeline=with_step_args(_base_.train_pipeline, 'UniformSample', clip_len=num_frames)))
+val_dataloader = dict(dataset=dict(
+    pipeline=with_step_args(_base_.val_pipeline, 'UniformSample', clip_len=num_frames)))
+test_dataloader = dict(dataset=dict(
+    pipeline=with_step_args(_base_.test_pipeline, 'UniformSample', clip_len=num_frames)))

@@ -1,5 +1,6 @@
 """Shared helpers of ``tools/analysis/get_flops.py`` and ``benchmark.py``: build a
 config's video model offline and count its FLOPs with PyTorch's own counter."""
+import copy
 from typing import Callable, Tuple
 
 import torch
@@ -9,20 +10,18 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def build_video_model(cfg: Config) -> nn.Module:
-    """The config's recognizer with random weights (no download), in eval mode."""
+    """The config's model with random weights (no download), in eval mode; ``cfg`` is
+    left untouched."""
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
 
     import mmstan  # noqa: F401
 
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.backbone
-    if 'pretrained' in backbone:
-        backbone.pretrained = None
-    head = model_cfg.get('cls_head')
-    if head is not None and 'pretrained' in head:
-        head.pretrained = None
+    model_cfg = copy.deepcopy(cfg.model)
+    for part in (model_cfg.get('clip'), model_cfg.backbone, model_cfg.get('cls_head')):
+        if part is not None and 'pretrained' in part:
+            part.pretrained = None
     return MODELS.build(model_cfg).eval()
 
 

@@ -7,7 +7,6 @@ test-mode datasets open each video once when they load and drop the unreadable o
 with a warning naming each.
 """
 import logging
-import os
 from typing import List, Optional
 
 from decord._ffi.base import DECORDError
@@ -15,6 +14,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from mmstan.errors import UserError
+from mmstan.utils.paths import require_file
 
 #: Errors that mean "this video cannot be read", as opposed to a bug (decord raises a
 #: plain RuntimeError "Error reading <file>..." when it cannot open a file).
@@ -39,13 +39,6 @@ def video_is_readable(path: str) -> bool:
         raise
 
 
-def require_file(path: str, what: str, key: str) -> None:
-    """Raise a one-line :class:`UserError` if ``path`` is not a file."""
-    if not os.path.isfile(path):
-        raise UserError(f'{what} not found: {path}; prepare the dataset (README "Datasets") '
-                        f'or fix `{key}` in the config')
-
-
 class UnreadableVideosMixin:
     """Mix into an mmengine ``BaseDataset`` whose samples carry ``filename``.
 
@@ -59,7 +52,8 @@ class UnreadableVideosMixin:
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        require_file(self.ann_file, 'annotation file', 'ann_file')
+        require_file(self.ann_file, 'annotation file',
+                     'prepare the dataset (README "Datasets") or fix `ann_file` in the config')
         data_list = super().load_data_list()
         check = self.test_mode if self.check_videos is None else self.check_videos
         return self._drop_unreadable(data_list) if check else data_list

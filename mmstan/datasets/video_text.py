@@ -1,5 +1,5 @@
 """Video-text datasets for retrieval (MSR-VTT, DiDeMo, LSMDC, MSVD) and post-pretraining
-(WebVid-style lists), in one annotation format that ``tools/data/retrieval/`` converts
+(WebVid-style lists), in one annotation format that ``tools/data/prepare_retrieval.py`` converts
 each dataset's public files into:
 
 - ``{"video.mp4": ["caption", ...], ...}`` (a JSON object), or
@@ -23,7 +23,7 @@ def read_caption_annotation(path: str) -> dict:
             ann = json.load(f)
         except json.JSONDecodeError as err:
             raise UserError(f'{path} is not valid JSON ({err}); convert the dataset with '
-                            'tools/data/retrieval/') from err
+                            'tools/data/prepare_retrieval.py') from err
     if isinstance(ann, list):
         pairs: dict = {}
         for item in ann:

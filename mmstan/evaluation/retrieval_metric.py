@@ -55,6 +55,37 @@ def recall_summary(ranks: Tensor, prefix: str) -> Dict[str, float]:
     return out
 
 
+def retrieval_metrics(sim: Tensor, owner: Tensor, post_process: Optional[str] = None,
+                      bank: Optional[Tensor] = None, dsl_temperature: float = 100.0,
+                      qb_k: int = 1, qb_beta: float = 20.0) -> Dict[str, float]:
+    """t2v and v2t R@1/5/10, MdR, MnR of a ``[texts, videos]`` score matrix.
+
+    Args:
+        sim: ``[M, N]`` score of every text with every video.
+        owner: ``[M]`` the column (video) each text describes; a video may own several.
+        post_process: ``None``, ``'dsl'`` or ``'qb_norm'`` (needs ``bank``).
+        bank: ``[B, N]`` scores of query-bank texts with the same videos (QB-Norm, applied
+            to t2v; v2t is reported without it), e.g. training captions.
+
+    Returns ``{'t2v/R1': ..., ..., 'v2t/MnR': ...}``. A v2t query (a video) counts as
+    found at the rank of the best-ranked of its texts.
+    """
+    positives = owner[:, None] == torch.arange(sim.shape[1])[None]
+    if post_process == 'dsl':
+        t2v_sim, v2t_sim = dual_softmax(sim, dsl_temperature), dual_softmax(sim.T, dsl_temperature)
+    elif post_process == 'qb_norm':
+        if bank is None:
+            raise ValueError("post_process='qb_norm' needs the query bank's scores")
+        t2v_sim, v2t_sim = qb_norm(sim, bank, qb_k, qb_beta), sim.T  # a bank of texts: t2v only
+    elif post_process is None:
+        t2v_sim, v2t_sim = sim, sim.T
+    else:
+        raise ValueError(f"post_process must be None, 'dsl' or 'qb_norm', got {post_process!r}")
+    metrics = recall_summary(ranks_of(t2v_sim, positives), 't2v/')
+    metrics.update(recall_summary(ranks_of(v2t_sim, positives.T), 'v2t/'))
+    return metrics
+
+
 @METRICS.register_module()
 class TextVideoRetrievalMetric(BaseMetric):
     """Scores every test caption against every test video with the similarity head.

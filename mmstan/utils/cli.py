@@ -1,23 +1,38 @@
-"""Shared plumbing for ``tools/train.py`` and ``tools/test.py``: config loading and
-turning user mistakes into one ``error:`` line instead of a stack trace."""
+"""Shared plumbing for the command-line tools: config loading, and turning user mistakes
+into one ``error:`` line instead of a stack trace.
+
+Only mistakes found while building things from the config are shortened (see
+:func:`explain`); everything else is a bug and keeps its full traceback. Set
+``MMSTAN_DEBUG=1`` to see the traceback of user mistakes too.
+"""
 import argparse
 import os
 import re
 import sys
-from typing import Callable, Optional
+from types import FrameType, TracebackType
+from typing import Callable, List, Optional
 
 from mmengine.config import Config
 
 from mmstan.errors import UserError
+from mmstan.utils.paths import require_file
 
-#: Messages of exceptions that are user mistakes, not bugs, and the hint to print.
-_USER_MISTAKES = (
-    (KeyError, re.compile(r'is not in the .* registry'),
-     'check the `type` name in the config (is the module imported via custom_imports?)'),
-    (TypeError, re.compile(r'unexpected keyword argument|missing \d+ required'),
-     'check the keys of that config section against the class signature'),
-    (FileNotFoundError, re.compile(r'.'), 'check the path in the config or on the command line'),
-)
+#: Environment variable that turns every ``error:`` line back into a full traceback.
+DEBUG_ENV = 'MMSTAN_DEBUG'
+
+_REGISTRY_MISS = re.compile(r'is not in the \S+ registry')
+_UNEXPECTED_KEY = re.compile(r"unexpected keyword argument '(\w+)'")
+_CALLEE_INIT = re.compile(r'([\w.<>]+)\.__init__\(\) ')
+_MISSING_ARG = re.compile(r'missing \d+ required (?:positional|keyword-only) arguments?')
+_REGISTRY_HINT = 'check the `type` name in the config (is the module imported via custom_imports?)'
+_SIGNATURE_HINT = 'check the keys of that config section against the class signature'
+
+#: mmengine's functions that call a registered class with a config's keys.
+_BUILD_FRAMES = (('mmengine/registry/build_functions.py', 'build_from_cfg'),
+                 ('mmengine/registry/build_functions.py', 'build_scheduler_from_cfg'))
+#: mmengine constructors-by-another-name that a build passes the config's keys through.
+_FORWARD_FRAMES = (('mmengine/utils/manager.py', 'get_instance'),
+                   ('mmengine/optim/scheduler/param_scheduler.py', 'build_iter_from_epoch'))
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -42,34 +57,122 @@ def runner_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def require_checkpoint(path: str, hint: str = 'give a .pth file saved by tools/train.py (or a URL)') -> str:
+    """``path`` if it is a local file or a URL (``https://``, ``open-mmlab://``, ... are
+    left to mmengine); else a one-line :class:`UserError`."""
+    return path if '://' in path else require_file(path, 'checkpoint', hint)
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options`` overrides."""
-    if not os.path.isfile(path):
-        raise UserError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    require_file(path, 'config file', 'check the config path on the command line')
+    try:
+        cfg = Config.fromfile(path)
+    except FileNotFoundError as err:  # a missing _base_ file (mmengine's check_file_exist)
+        raise UserError(f'{err} (a `_base_` of {path}); fix the `_base_` path in the config') from err
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
 
 
+def debug_enabled() -> bool:
+    """True when ``MMSTAN_DEBUG`` is set (to anything but empty or ``0``)."""
+    return os.environ.get(DEBUG_ENV, '') not in ('', '0')
+
+
+def _frames(tb: Optional[TracebackType]) -> List[FrameType]:
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return frames
+
+
+def _is(frame: FrameType, places) -> bool:
+    filename = frame.f_code.co_filename.replace(os.sep, '/')
+    return any(filename.endswith(path) and frame.f_code.co_name == name for path, name in places)
+
+
+def _config_signature_mismatch(err: TypeError) -> Optional[str]:
+    """The name of the class being built if ``err`` is that class rejecting the keys of
+    its config section, else None.
+
+    Python raises a signature mismatch in the *calling* frame, so the traceback ends
+    where the class was called with the config's keys: in mmengine's build function
+    itself, or (for a constructor that passes ``**kwargs`` on to ``super().__init__``)
+    in that constructor, rejecting a key that came from the config. A TypeError raised
+    anywhere else (inside a constructor's own code, a forward pass, ...) is a bug.
+    """
+    message = str(err)
+    unexpected = _UNEXPECTED_KEY.search(message)
+    if unexpected is None and not _MISSING_ARG.search(message):
+        return None
+    frames = _frames(err.__traceback__)
+    builds = [i for i, frame in enumerate(frames) if _is(frame, _BUILD_FRAMES)]
+    if not builds:
+        return None
+    build, rest = frames[builds[-1]], frames[builds[-1] + 1:]
+    built_cls = build.f_locals.get('obj_cls') or build.f_locals.get('scheduler_cls')
+    name = getattr(built_cls, '__name__', '')
+    if not rest:
+        return name  # the call ``obj_cls(**args)`` itself failed
+    if unexpected is None or unexpected.group(1) not in (build.f_locals.get('args') or {}):
+        return None  # only a key that came from the config
+    inits = [frame for frame in rest if not _is(frame, _FORWARD_FRAMES)]
+    if not inits:
+        return name
+    if any(frame.f_code.co_name != '__init__' for frame in inits):
+        return None
+    built = {id(frame.f_locals.get('self')) for frame in inits}
+    callee = _CALLEE_INIT.match(message)
+    if len(built) != 1 or callee is None:
+        return None
+    # the rejecting constructor is one of the built object's own classes (super().__init__),
+    # not another object the constructor body creates
+    owner = callee.group(1).rsplit('.', 1)[-1]
+    mro = type(inits[-1].f_locals['self']).__mro__
+    return name if owner in {cls.__name__ for cls in mro} else None
+
+
+def _worker_message(message: str) -> str:
+    """The original message of a UserError re-raised by a DataLoader worker (torch
+    wraps it as ``Caught UserError in DataLoader worker ... Original Traceback ...``)."""
+    if 'Original Traceback' not in message:
+        return message
+    last = [line for line in message.splitlines() if line.strip()][-1]
+    return last.split('UserError: ', 1)[-1]
+
+
 def explain(err: BaseException) -> Optional[str]:
-    """The one-line explanation of a user mistake, or None for anything else (a bug)."""
+    """The one-line explanation of a user mistake found while building from a config,
+    or None for anything else (a bug, which keeps its traceback).
+
+    User mistakes are: a :class:`UserError` (raised on purpose by mmstan code); an
+    unknown ``type`` (mmengine's registry ``KeyError``); a config section whose keys do
+    not match its class's signature (see :func:`_config_signature_mismatch`).
+    """
     if isinstance(err, UserError):
-        return str(err)
-    for kind, pattern, hint in _USER_MISTAKES:
-        if isinstance(err, kind) and pattern.search(str(err)):
-            message = str(err.args[0]) if err.args else str(err)
-            return f'{message.strip()} ({hint})'
-    cause = err.__cause__ or err.__context__
-    return explain(cause) if cause is not None else None
+        return _worker_message(str(err))
+    message = str(err.args[0]) if err.args else str(err)
+    if isinstance(err, KeyError) and _REGISTRY_MISS.search(message):
+        frames = _frames(err.__traceback__)
+        if frames and '/mmengine/registry/' in frames[-1].f_code.co_filename.replace(os.sep, '/'):
+            return f'{message.strip()} ({_REGISTRY_HINT})'
+    built = _config_signature_mismatch(err) if isinstance(err, TypeError) else None
+    if built is None:
+        return None
+    if built and not message.startswith(f'{built}.'):
+        message = f'building {built}: {message}'  # e.g. a base class's __init__ rejected it
+    return f'{message.strip()} ({_SIGNATURE_HINT})'
 
 
 def run_or_explain(fn: Callable[[], None]) -> None:
-    """Run ``fn``; print user mistakes as one ``error:`` line and exit 1."""
+    """Run ``fn``; print a user mistake as one ``error:`` line and exit 1 (with
+    ``MMSTAN_DEBUG=1``, or for anything else, the exception propagates)."""
     try:
         fn()
     except Exception as err:
-        message = explain(err)
+        message = None if debug_enabled() else explain(err)
         if message is None:
             raise
         print(f'error: {" ".join(message.split())}', file=sys.stderr)

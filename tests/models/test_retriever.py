@@ -15,9 +15,9 @@ def build(mode='mug'):
     torch.manual_seed(0)
     return MODELS.build(dict(
         type='VideoTextRetriever',
-        backbone=dict(type='CLIPSTAN', arch=TINY_ARCH, num_frames=4, num_layers=2,
-                      drop_path_rate=0.0),
-        text_arch=TINY_ARCH, head=dict(type='MugHead', mode=mode, embed_dim=64)))
+        clip=dict(arch=TINY_ARCH),
+        backbone=dict(type='CLIPSTAN', num_frames=4, num_layers=2, drop_path_rate=0.0),
+        head=dict(type='MugHead', mode=mode, embed_dim=64)))
 
 
 def batch(n=4):
@@ -46,7 +46,7 @@ def test_loss_and_predict(mode):
     assert set(losses) == {'loss_t2v', 'loss_v2t'}
     sum(losses.values()).backward()
     assert model.backbone.stan.temporal_pos.grad is not None
-    assert model.text_encoder.token_embedding.weight.grad is not None
+    assert model.text_encoder.text.token_embedding.weight.grad is not None
     from mmaction.structures import ActionDataSample
     samples = model(batch(2), [ActionDataSample(), ActionDataSample()], mode='predict')
     feats = samples[0].embeddings
@@ -94,8 +94,8 @@ def test_logit_scale_fixed_or_learned():
     assert torch.isclose(fixed.log_logit_scale.exp(), torch.tensor(100.0))
     from mmaction.registry import MODELS
     learned = MODELS.build(dict(type='VideoTextRetriever',
-                                backbone=dict(type='CLIPMeanPool', arch=TINY_ARCH),
-                                text_arch=TINY_ARCH, head=dict(type='MugHead', mode='mean'),
+                                clip=dict(arch=TINY_ARCH), backbone=dict(type='CLIPMeanPool'),
+                                head=dict(type='MugHead', mode='mean'),
                                 logit_scale=20.0, learn_logit_scale=True))
     sum(learned(batch(), mode='loss').values()).backward()
     assert learned.log_logit_scale.grad is not None

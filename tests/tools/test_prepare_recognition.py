@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from mmstan.errors import UserError
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
 from prepare_recognition import main  # noqa: E402
@@ -74,5 +75,5 @@ def test_hmdb51(tmp_path):
 
 
 def test_missing_annotations_are_named(tmp_path):
-    with pytest.raises(SystemExit, match='train.csv not found'):
+    with pytest.raises(UserError, match='annotation file not found: .*train.csv'):
         main(['k400', '--root', str(tmp_path)])

@@ -11,6 +11,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import ROOT, run_tool
+from mmstan.errors import UserError
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
 from prepare_retrieval import main as prepare  # noqa: E402
@@ -25,7 +26,8 @@ def test_retrieval_recipes(family, name):
     model = cfg.model
     assert model.type == 'VideoTextRetriever' and model.backbone.type == 'CLIPSTAN'
     arch = 'ViT-B-16' if name.endswith('_b16') else 'ViT-B-32'
-    assert model.backbone.arch == model.text_arch == arch  # towers really match (upstream bug #16)
+    # one CLIP for both towers, so they cannot differ (the official code's bug #16)
+    assert model.clip.arch == arch and 'arch' not in model.backbone
     assert model.head.mode == ('mug' if family == 'mugstan' else 'mean')
     assert cfg.val_evaluator.head.mode == model.head.mode
     didemo = name.startswith('didemo')
@@ -100,7 +102,7 @@ def test_prepare_didemo_lsmdc_msvd_webvid(tmp_path):
 
 
 def test_prepare_names_missing_file(tmp_path):
-    with pytest.raises(SystemExit, match='MSRVTT_data.json not found'):
+    with pytest.raises(UserError, match='annotation file not found: .*MSRVTT_data.json'):
         prepare(['msrvtt', '--root', str(tmp_path)])
 
 
@@ -161,7 +163,6 @@ def test_caption_dataset_reads_mmaction_format(shared_data):
 
 def test_caption_dataset_errors(tmp_path):
     from mmstan.datasets import VideoCaptionDataset
-    from mmstan.errors import UserError
     bad = tmp_path / 'bad.json'
     bad.write_text('{"a.mp4": [')
     with pytest.raises(UserError, match='not valid JSON'):

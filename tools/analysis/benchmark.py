@@ -6,16 +6,23 @@ run, and report the achieved FLOP/s against a matmul peak measured on this machi
 Both models share architecture, input and weights of the CLIP tower; only the STAN
 branch differs. Prints forward (and with --backward, forward+backward) time per view,
 the STAN / mean-pooling time ratio, the FLOPs ratio, and FLOP/s utilisation.
+
+Recognition configs time backbone + classification head on one view; retrieval configs
+(``VideoTextRetriever``) time the whole model on one view and one caption (video tower,
+text tower and similarity head), so their ratio includes the shared text-tower cost.
 """
 import argparse
+import copy
 import os.path as osp
 import sys
 import time
+from typing import Callable, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from torch import nn  # noqa: E402
 
 from mmstan.analysis import build_video_model, count_flops, video_input_shape  # noqa: E402
 
@@ -44,31 +51,87 @@ def time_call(fn, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def offline_cfg(cfg: Config) -> Config:
+    """A deep copy of ``cfg`` whose text tower is randomly initialised (no download);
+    :func:`build_video_model` does the same for the backbone and head."""
+    cfg = copy.deepcopy(cfg)
+    if 'text_pretrained' in cfg.model:
+        cfg.model.text_pretrained = None
+    return cfg
+
+
 def mean_pool_cfg(cfg: Config) -> Config:
-    """The same config with the STAN branch removed (CLIP frame mean pooling)."""
-    baseline = cfg.copy()
+    """A copy of the config with the STAN branch removed (CLIP frame mean pooling)."""
+    baseline = copy.deepcopy(cfg)
     stan = cfg.model.backbone
-    baseline.model.backbone = dict(type='CLIPMeanPool', arch=stan.arch,
-                                   input_resolution=stan.get('input_resolution'))
+    baseline.model.backbone = dict(type='CLIPMeanPool', **{
+        key: stan[key] for key in ('arch', 'pretrained', 'input_resolution') if key in stan})
     return baseline
 
 
-def measure(model, video: torch.Tensor, repeats: int, backward: bool) -> dict:
+def caption_tokens(cfg: Config) -> Optional[torch.Tensor]:
+    """``[1, K]`` token ids of one caption for a retrieval config (K from the test
+    pipeline's ``OpenCLIPTokenize``), or None for a recognition config."""
+    if cfg.model.get('type') != 'VideoTextRetriever':
+        return None
+    import open_clip
+
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    length = next((t.get('context_length', 32) for t in pipeline if t['type'] == 'OpenCLIPTokenize'), 32)
+    return open_clip.tokenize(['a person is doing something in the video'], context_length=length)
+
+
+def forward_fn(model: nn.Module, text: Optional[torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What one view costs: backbone + head (recognizer), or the whole retriever on the
+    view and ``text`` (video tower, text tower, similarity head)."""
+    if text is not None:
+        return lambda video: model(dict(imgs=video, text=text), mode='tensor')
+    return lambda video: model.cls_head(model.backbone(video))
+
+
+def share_weights(source: nn.Module, target: nn.Module) -> int:
+    """Copy every tensor ``target`` has under the same name and shape; returns how many."""
+    target_state = target.state_dict()
+    shared = {k: v for k, v in source.state_dict().items()
+              if k in target_state and v.shape == target_state[k].shape}
+    target.load_state_dict(shared, strict=False)
+    return len(shared)
+
+
+def measure(model: nn.Module, video: torch.Tensor, text: Optional[torch.Tensor], repeats: int,
+            backward: bool) -> dict:
+    run = forward_fn(model, text)
+
     def forward():
         with torch.no_grad():
-            model.cls_head(model.backbone(video))
+            run(video)
 
     def forward_backward():
         model.zero_grad(set_to_none=True)
-        model.cls_head(model.backbone(video)).sum().backward()
+        run(video).sum().backward()
 
     model.eval()
-    result = dict(forward=time_call(forward, repeats),
-                  macs=count_flops(lambda x: model.cls_head(model.backbone(x)), video))
+    result = dict(forward=time_call(forward, repeats), macs=count_flops(run, video))
     if backward:
         model.train()
         result['forward_backward'] = time_call(forward_backward, repeats)
     return result
+
+
+def benchmark(cfg: Config, repeats: int = 3, backward: bool = False) -> dict:
+    """Time and count the config's STAN model and its mean-pooling twin (``cfg`` is
+    left untouched)."""
+    cfg = offline_cfg(cfg)
+    c, t, h, w = video_input_shape(cfg)
+    video = torch.randn(1, c, t, h, w)
+    text = caption_tokens(cfg)
+    torch.manual_seed(0)
+    stan = build_video_model(copy.deepcopy(cfg))
+    base = build_video_model(mean_pool_cfg(cfg))
+    share_weights(stan, base)
+    return dict(shape=(c, t, h, w),
+                results={'STAN': measure(stan, video, text, repeats, backward),
+                         'mean pooling': measure(base, video, text, repeats, backward)})
 
 
 def main(argv=None) -> dict:
@@ -83,15 +146,9 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    c, t, h, w = video_input_shape(cfg)
-    video = torch.randn(1, c, t, h, w)
-    torch.manual_seed(0)
-    stan = build_video_model(cfg)
-    base = build_video_model(mean_pool_cfg(cfg))
-    base.backbone.clip.load_state_dict(stan.backbone.clip.state_dict())
+    measured = benchmark(cfg, args.repeats, args.backward)
+    results, (c, t, h, w) = measured['results'], measured['shape']
     peak = matmul_peak()
-    results = {'STAN': measure(stan, video, args.repeats, args.backward),
-               'mean pooling': measure(base, video, args.repeats, args.backward)}
     print(f'config: {args.config}; one view {c}x{t}x{h}x{w}; {torch.get_num_threads()} threads')
     print(f'matmul peak (best of 1024/2048/4096 float32): {peak / 1e9:.1f} GFLOP/s')
     modes = ['forward'] + (['forward_backward'] if args.backward else [])

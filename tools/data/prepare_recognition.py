@@ -28,18 +28,21 @@ import json
 import os
 import os.path as osp
 import re
+import sys
 from typing import Dict, List, Tuple
 
 from tqdm import tqdm
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # a checkout
+
+from mmstan.utils.paths import require_file  # noqa: E402
 
 Lists = Dict[str, List[Tuple[str, int]]]
 
 
 def _require(path: str) -> str:
-    if not osp.exists(path):
-        raise SystemExit(f'error: {path} not found; see the docstring of this script for the '
-                         'expected layout')
-    return path
+    return require_file(path, 'annotation file', 'see the docstring of '
+                        'tools/data/prepare_recognition.py for the expected layout')
 
 
 def k400(root: str) -> Tuple[List[str], Lists]:
@@ -144,5 +147,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    from mmstan.utils.cli import run_or_explain
+
     os.umask(0o022)
-    main()
+    run_or_explain(main)

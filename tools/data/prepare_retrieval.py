@@ -28,17 +28,20 @@ import csv
 import json
 import os.path as osp
 import pickle
+import sys
 from typing import Dict, List
 
 from tqdm import tqdm
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # a checkout
+
+from mmstan.utils.paths import require_file  # noqa: E402
+
 
 def _path(root: str, name: str) -> str:
-    path = osp.join(root, 'annotations', name)
-    if not osp.isfile(path):
-        raise SystemExit(f'error: {path} not found; see this script\'s docstring for the '
-                         'files each dataset publishes')
-    return path
+    return require_file(osp.join(root, 'annotations', name), 'annotation file',
+                        'see the docstring of tools/data/prepare_retrieval.py for the files each '
+                        'dataset publishes')
 
 
 def msrvtt(root: str, **_) -> Dict[str, object]:
@@ -121,4 +124,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from mmstan.utils.cli import run_or_explain
+
+    run_or_explain(main)

@@ -2,6 +2,7 @@
 _base_ = ['./video_recognition.py']
 
 data_root = 'data/hmdb51'
+label_map = 'data/hmdb51/label_map.txt'  # class names, one per line (Mug-STAN's text head)
 num_classes = 51
 train_dataloader = dict(dataset=dict(
     data_root=data_root, ann_file='hmdb51_train_split_1_videos.txt', data_prefix=dict(video='videos')))

@@ -1,5 +1,5 @@
-# Video-text retrieval data settings (papers: 12 frames, 32 tokens, 224 px). Dataset
-# configs set data_root / ann_file; DiDeMo uses 64 frames and 64 tokens.
+# Video-text retrieval data settings (papers: 12 frames, 32 tokens, 224 px). Per-dataset
+# bases (msrvtt.py, msvd.py, lsmdc.py, didemo.py, webvid.py) set the files.
 dataset_type = 'VideoCaptionDataset'
 num_frames = 12
 context_length = 32

@@ -1,12 +1,12 @@
-# Mug-STAN video recognizer ([M] eq. 20): STAN-B/16 + class-name text head (frozen text
-# tower, bare class names, tau=100). Dataset configs set `classes` to their label map.
-_base_ = ['./clip_preprocessor.py']
+# Mug-STAN video recognizer ([M] eq. 20): one OpenAI CLIP ViT-B/16 whose vision tower
+# carries 4 STAN layers and whose frozen text tower encodes the bare class names (tau=100).
+# Dataset configs set `model.cls_head.classes` to their label map.
+_base_ = ['./clip_preprocessors.py']
 
 model = dict(
-    type='Recognizer3D',
-    backbone=dict(
-        type='CLIPSTAN', arch='ViT-B-16', pretrained='openai', num_frames=8, num_layers=4,
-        temporal_module='attention', drop_path_rate=0.1),
-    cls_head=dict(type='TextClassHead', arch='ViT-B-16', pretrained='openai', tau=100.0,
-                  average_clips='prob'),
+    type='CLIPRecognizer',
+    clip=dict(arch='ViT-B-16', pretrained='openai'),
+    backbone=dict(type='CLIPSTAN', num_frames=8, num_layers=4, temporal_module='attention',
+                  drop_path_rate=0.1),
+    cls_head=dict(type='TextClassHead', classes=[], tau=100.0, average_clips='prob'),
     data_preprocessor={{_base_.clip_preprocessor}})

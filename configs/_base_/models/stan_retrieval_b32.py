@@ -1,12 +1,14 @@
-# STAN-B/32 video-text retriever: OpenAI CLIP ViT-B/32, K=4, mean-pooled similarity
-# (STAN); the Mug-STAN configs switch the head to Mug.
-_base_ = ['./retrieval_preprocessor.py']
+# STAN-B/32 video-text retriever: one OpenAI CLIP ViT-B/32 (vision tower + K=4 STAN
+# layers, text tower), similarity of the [EOT] text embedding with the mean frame (STAN).
+_base_ = ['./clip_preprocessors.py']
+
 model = dict(
     type='VideoTextRetriever',
-    backbone=dict(type='CLIPSTAN', arch='ViT-B-32', pretrained='openai', num_frames=12,
-                  num_layers=4, drop_path_rate=0.1),
-    text_arch='ViT-B-32',
-    text_pretrained='openai',
+    clip=dict(arch='ViT-B-32', pretrained='openai'),
+    backbone=dict(type='CLIPSTAN', num_frames=12, num_layers=4, drop_path_rate=0.1),
     head=dict(type='MugHead', mode='mean'),
     logit_scale=100.0,
     data_preprocessor={{_base_.retrieval_preprocessor}})
+# The metric scores the gallery with the same head as the model.
+val_evaluator = dict(type='TextVideoRetrievalMetric', head=model['head'])
+test_evaluator = val_evaluator

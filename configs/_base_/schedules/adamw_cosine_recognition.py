@@ -3,6 +3,8 @@
 # after a linear warmup. Global batch 128 = 8 GPUs x 16 (auto_scale_lr rescales for other
 # batch sizes with --auto-scale-lr). Epoch and warmup counts are not given in the papers:
 # 30 epochs with 5 warmup epochs (X-CLIP's K400 schedule) is our choice.
+_base_ = ['../default_runtime.py']
+
 max_epochs = 30
 warmup_epochs = 5
 

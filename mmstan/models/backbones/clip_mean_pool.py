@@ -7,9 +7,9 @@ from typing import Optional
 
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..clip import CLIPVision
+from ..clip import CLIPVision, shared_or_new_clip
 from ..clip.weights import ArchType
 
 
@@ -26,19 +26,23 @@ class CLIPMeanPool(BaseModule):
 
     Args:
         arch: open_clip architecture name or custom config dict.
-        pretrained: weights (open_clip tag or local file), or None for random init.
+        pretrained: weights (open_clip tag, local file or URL), or None for random init.
         input_resolution: frame size in pixels (position embeddings are resampled).
         grad_checkpointing: recompute CLIP blocks in backward to save memory.
+        clip_model: the open_clip model of an enclosing model that builds one CLIP for all
+            its towers (``VideoTextRetriever``, ``CLIPRecognizer``); ``arch`` and
+            ``pretrained`` are then left unset.
 
     Forward: ``[B, 3, T, H, W] -> [B, T, E]`` frame embeddings in CLIP's joint space.
     """
 
-    def __init__(self, arch: ArchType = 'ViT-B-16', pretrained: Optional[str] = None,
+    def __init__(self, arch: Optional[ArchType] = None, pretrained: Optional[str] = None,
                  input_resolution: Optional[int] = None, grad_checkpointing: bool = False,
-                 init_cfg: Optional[dict] = None):
+                 clip_model: Optional[nn.Module] = None, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.clip = CLIPVision(arch, pretrained, input_resolution)
-        self.clip.grad_checkpointing = grad_checkpointing
+        model = shared_or_new_clip(arch, pretrained, clip_model, 'CLIPMeanPool')
+        self.clip = CLIPVision(model, input_resolution)
+        self.clip.set_grad_checkpointing(grad_checkpointing)
         self.embed_dim = self.clip.embed_dim
 
     def forward(self, video: Tensor) -> Tensor:

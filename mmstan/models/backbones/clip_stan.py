@@ -5,9 +5,9 @@ from typing import List, Optional
 import torch
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..clip import CLIPVision
+from ..clip import CLIPVision, shared_or_new_clip
 from ..clip.weights import ArchType
 from .clip_mean_pool import frames_of
 from .stan import PRESETS, STANBranch
@@ -36,7 +36,7 @@ class CLIPSTAN(BaseModule):
     Args:
         arch: open_clip architecture name (``ViT-B-32``, ``ViT-B-16``, ``ViT-L-14``,
             ``coca_ViT-B-32``, ``coca_ViT-L-14``) or a custom config dict.
-        pretrained: open_clip tag or local weights file; None for random init.
+        pretrained: open_clip tag, local weights file or URL; None for random init.
         input_resolution: frame size (position embeddings are resampled, e.g. 256 for AVA).
         num_frames: frames the temporal position embedding is stored for.
         num_layers: K, STAN layers (4; 6 for SSv2).
@@ -52,9 +52,12 @@ class CLIPSTAN(BaseModule):
         output: ``'frames'`` -> ``[B, T, E]`` frame embeddings (the video embedding is
             their mean); ``'feature_map'`` -> ``[B, D, T, h, w]`` fused patch tokens for
             detection heads.
+        clip_model: the open_clip model of an enclosing model that builds one CLIP for all
+            its towers (``VideoTextRetriever``, ``CLIPRecognizer``); ``arch`` and
+            ``pretrained`` are then left unset.
     """
 
-    def __init__(self, arch: ArchType = 'ViT-B-16', pretrained: Optional[str] = None,
+    def __init__(self, arch: Optional[ArchType] = None, pretrained: Optional[str] = None,
                  input_resolution: Optional[int] = None, num_frames: int = 8,
                  num_layers: int = 4, layer_interval: int = 1, last_layer: int = -1,
                  temporal_module: str = 'attention', drop_path_rate: float = 0.1,
@@ -62,7 +65,7 @@ class CLIPSTAN(BaseModule):
                  preset: str = 'paper', order: Optional[str] = None,
                  level_proj: Optional[bool] = None, input_style: Optional[str] = None,
                  grad_checkpointing: bool = False, output: str = 'frames',
-                 init_cfg: Optional[dict] = None):
+                 clip_model: Optional[nn.Module] = None, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if preset not in PRESETS:
             raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {preset!r}')
@@ -71,23 +74,23 @@ class CLIPSTAN(BaseModule):
         for key, value in dict(order=order, level_proj=level_proj, input_style=input_style).items():
             if value is not None:
                 choices[key] = value
-        self.clip = CLIPVision(arch, pretrained, input_resolution)
-        self.clip.grad_checkpointing = grad_checkpointing
+        model = shared_or_new_clip(arch, pretrained, clip_model, 'CLIPSTAN')
+        self.clip = CLIPVision(model, input_resolution)
+        self.clip.set_grad_checkpointing(grad_checkpointing)
         self.embed_dim = self.clip.embed_dim
         self.output = output
         self.feeding = feeding_layers(self.clip.num_layers, num_layers, layer_interval, last_layer)
-        visual = self.clip.visual
-        grid = visual.grid_size
+        grid = self.clip.grid_size
         self.stan = STANBranch(
             [self.clip.blocks[i] for i in self.feeding],
             num_patches=grid[0] * grid[1],
             num_frames=num_frames,
-            heads=self.clip.blocks[0].attn.num_heads,
+            heads=self.clip.heads,
             temporal_module=temporal_module,
             drop_path_rate=drop_path_rate,
             pos_dropout=pos_dropout,
             temporal_pos_std=temporal_pos_std,
-            clip_embeddings=(visual.class_embedding.data, visual.positional_embedding.data),
+            clip_embeddings=(self.clip.class_embedding.data, self.clip.positional_embedding.data),
             grad_checkpointing=grad_checkpointing,
             **choices)
 

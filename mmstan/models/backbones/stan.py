@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ..clip.blocks import attention_residual, block_width, mlp_residual
+
 #: The two variants' structural choices. ``paper`` follows [S]/[M]; ``official`` matches
 #: the released code (github farewellthree/STAN) so its checkpoints can be converted.
 #: The papers' text does not fix the order inside a layer (only their Fig. 2 does, which
@@ -32,6 +34,9 @@ PRESETS = {
     'paper': dict(order='temporal_spatial', level_proj=True, input_style='paper'),
     'official': dict(order='temporal_spatial', level_proj=False, input_style='official'),
 }
+
+#: Rows of the official code's temporal embedding table (``nn.Embedding(64, D)``).
+OFFICIAL_TIME_ROWS = 64
 
 
 class DropPath(nn.Module):
@@ -68,14 +73,13 @@ class IntraFrameBlock(nn.Module):
     def forward(self, cls: Tensor, patches: Tensor) -> Tuple[Tensor, Tensor]:
         """``cls [B, D]``, ``patches [B, T, L, D]`` -> same shapes."""
         b, t, n, d = patches.shape
-        blk = self.block
         x = torch.cat([cls[:, None, None].expand(b, t, 1, d), patches], dim=2)
         x = x.reshape(b * t, 1 + n, d)
-        x = x + self.drop_path(blk.ls_1(blk.attention(blk.ln_1(x))))
+        x = x + self.drop_path(attention_residual(self.block, x))
         x = x.reshape(b, t, 1 + n, d)
         tokens = torch.cat([x[:, :, 0].mean(dim=1, keepdim=True), x[:, :, 1:].reshape(b, t * n, d)],
                            dim=1)
-        tokens = tokens + self.drop_path(blk.ls_2(blk.mlp(blk.ln_2(tokens))))
+        tokens = tokens + self.drop_path(mlp_residual(self.block, tokens))
         return tokens[:, 0], tokens[:, 1:].reshape(b, t, n, d)
 
 
@@ -179,7 +183,9 @@ class STANBranch(nn.Module):
             intra-frame module of layer k is initialised from block k.
         num_patches: L, patches per frame.
         num_frames: frames the temporal position embedding is stored for (it is
-            linearly interpolated for other frame counts).
+            linearly interpolated for other frame counts). With ``input_style='official'``
+            it is a table of ``max(num_frames, 64)`` rows of which frame t reads row t,
+            like the official ``STAN_time_embed = nn.Embedding(64, D)``.
         heads: attention heads of the temporal module.
         temporal_module: ``'attention'`` or ``'conv'``.
         drop_path_rate: stochastic depth, increasing linearly from 0 over the K layers.
@@ -190,8 +196,12 @@ class STANBranch(nn.Module):
         level_proj: per-layer ``W_proj^k`` (paper, identity-initialised) or plain
             addition (official code).
         input_style: ``'paper'``: learnable spatial + temporal position embeddings;
-            ``'official'``: spatial embeddings start from CLIP's class + position
-            embeddings and the video [CLS] is averaged with CLIP's embedded class token.
+            ``'official'``: the official ``input_ini``: each patch gets CLIP's spatial
+            position embedding ``pos[1:]`` again (not the class embedding: that one is
+            only the [CLS] slot's content), frame t gets row t of the temporal table, and
+            the video [CLS] is averaged with CLIP's embedded class token
+            ``class_emb + pos[0]``. Both start as copies of CLIP's (the official code
+            reads CLIP's own parameters, so fine-tuning moves them together).
         clip_embeddings: ``(class_embedding [D], positional_embedding [1+L, D])`` of the
             CLIP tower, used to initialise the ``'official'`` input style.
         grad_checkpointing: recompute STAN layers in backward.
@@ -205,7 +215,7 @@ class STANBranch(nn.Module):
                  clip_embeddings: Tuple[Tensor, Tensor] = None,
                  grad_checkpointing: bool = False):
         super().__init__()
-        width = clip_blocks[0].ln_1.normalized_shape[0]
+        width = block_width(clip_blocks[0])
         depth = len(clip_blocks)
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         self.layers = nn.ModuleList([
@@ -217,7 +227,8 @@ class STANBranch(nn.Module):
             for proj in self.level_proj:
                 nn.init.eye_(proj.weight)
                 nn.init.zeros_(proj.bias)
-        self.temporal_pos = nn.Parameter(torch.zeros(num_frames, width))
+        rows = max(num_frames, OFFICIAL_TIME_ROWS) if input_style == 'official' else num_frames
+        self.temporal_pos = nn.Parameter(torch.zeros(rows, width))
         nn.init.trunc_normal_(self.temporal_pos, std=temporal_pos_std,
                               a=-2 * temporal_pos_std, b=2 * temporal_pos_std)
         self.spatial_pos = nn.Parameter(torch.zeros(num_patches, width))
@@ -228,7 +239,7 @@ class STANBranch(nn.Module):
         else:
             assert clip_embeddings is not None, "input_style='official' needs clip_embeddings"
             class_emb, pos = clip_embeddings
-            self.spatial_pos.data.copy_(pos[1:] + class_emb)
+            self.spatial_pos.data.copy_(pos[1:])
             self.cls_embed = nn.Parameter((class_emb + pos[0]).clone())
         self.pos_dropout = nn.Dropout(pos_dropout)
         self.grad_checkpointing = grad_checkpointing
@@ -246,7 +257,13 @@ class STANBranch(nn.Module):
         cls = tokens[:, :, 0].mean(dim=1)
         if self.input_style == 'official':
             cls = (cls + self.cls_embed) / 2
-        patches = tokens[:, :, 1:] + self.spatial_pos + self.temporal_embedding(t)[:, None]
+            if t > self.temporal_pos.shape[0]:
+                raise ValueError(f"input_style='official' embeds at most {self.temporal_pos.shape[0]} "
+                                 f'frames (its temporal table), got {t}')
+            time = self.temporal_pos[:t]
+        else:
+            time = self.temporal_embedding(t)
+        patches = tokens[:, :, 1:] + self.spatial_pos + time[:, None]
         return cls, self.pos_dropout(patches)
 
     def merge_level(self, k: int, cls: Tensor, patches: Tensor, level: Tensor

@@ -1,17 +1,19 @@
-"""open_clip vision tower that exposes every layer's tokens.
+"""open_clip vision tower that exposes the tokens of chosen layers.
 
-This module and :mod:`mmstan.models.clip.text` are the only places that know
-open_clip's internals (``conv1``, ``class_embedding``, ``transformer.resblocks``,
-``_pool``, ``proj``).
+This package (:mod:`mmstan.models.clip`) is the only place that knows open_clip's
+internals. The vision side uses open_clip's public ``forward_intermediates`` and
+``set_grad_checkpointing``; the one private call, ``VisionTransformer._pool`` (CLS
+pooling or CoCa's attentional pooling, then ``ln_post``), is pinned by the tested
+open_clip range in ``requirements/runtime.txt`` and checked against open_clip's own
+``encode_image`` in ``tests/models/test_clip_towers.py``.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from .weights import ArchType, load_clip
+from .blocks import block_heads, block_width
 
 
 def resample_pos_embed(pos_embed: Tensor, new_grid: Tuple[int, int]) -> Tensor:
@@ -32,26 +34,24 @@ class CLIPVision(nn.Module):
     """A CLIP (or CoCa) image encoder applied to frames, returning per-layer tokens.
 
     Args:
-        arch: open_clip architecture name or custom ``open_clip.CLIP`` config dict.
-        pretrained: weights (see :func:`mmstan.models.clip.weights.load_clip`).
+        clip_model: an open_clip CLIP or CoCa model (see
+            :func:`mmstan.models.clip.weights.load_clip`); its ``visual`` tower is taken.
         input_resolution: frame size the model will see; position embeddings are
             resampled when it differs from the architecture's (e.g. 256 for AVA).
-        clip_model: an already built open_clip model to take the tower from
-            (``arch``/``pretrained`` are then ignored).
     """
 
-    def __init__(self, arch: ArchType = 'ViT-B-16', pretrained: Optional[str] = None,
-                 input_resolution: Optional[int] = None, clip_model: Optional[nn.Module] = None):
+    def __init__(self, clip_model: nn.Module, input_resolution: Optional[int] = None):
         super().__init__()
-        model = clip_model if clip_model is not None else load_clip(arch, pretrained)
-        self.visual = model.visual
-        visual = self.visual
-        assert hasattr(visual, 'transformer'), 'only ViT-based open_clip towers are supported'
+        visual = clip_model.visual
+        if not hasattr(visual, 'transformer'):
+            raise ValueError('only ViT-based open_clip vision towers are supported')
+        self.visual = visual
         self.patch_size = visual.patch_size[0]
         self.width = visual.transformer.width
         self.num_layers = len(visual.transformer.resblocks)
         self.embed_dim = visual.output_dim
-        self.grad_checkpointing = False
+        self.heads = block_heads(self.blocks[0])
+        assert block_width(self.blocks[0]) == self.width
         if input_resolution is not None:
             grid = (input_resolution // self.patch_size,) * 2
             if grid != tuple(visual.grid_size):
@@ -65,40 +65,49 @@ class CLIPVision(nn.Module):
         """The transformer blocks (open_clip ``ResidualAttentionBlock``)."""
         return self.visual.transformer.resblocks
 
-    def embed(self, frames: Tensor) -> Tensor:
-        """Patchify and embed. ``[N, 3, H, W] -> [N, 1+L, D]`` (after ``ln_pre``)."""
-        expected = self.visual.grid_size[0] * self.patch_size
-        assert frames.shape[-2:] == (expected, expected), (
-            f'frames are {tuple(frames.shape[-2:])} px but the CLIP tower expects '
-            f'{expected}; set input_resolution={frames.shape[-1]}')
-        return self.visual._embeds(frames)
+    @property
+    def grid_size(self) -> Tuple[int, int]:
+        """Patch grid ``(h, w)`` of one frame."""
+        return tuple(self.visual.grid_size)
 
-    def run_block(self, index: int, x: Tensor) -> Tensor:
-        """Apply block ``index`` to ``[N, 1+L, D]`` tokens (checkpointed if enabled)."""
-        block = self.blocks[index]
-        if self.grad_checkpointing and self.training and x.requires_grad:
-            return checkpoint(block, x, use_reentrant=False)
-        return block(x)
+    @property
+    def class_embedding(self) -> Tensor:
+        """CLIP's learned class token ``[D]``."""
+        return self.visual.class_embedding
+
+    @property
+    def positional_embedding(self) -> Tensor:
+        """CLIP's position embedding ``[1 + h*w, D]`` ([CLS] first)."""
+        return self.visual.positional_embedding
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute the CLIP blocks in backward (open_clip's own switch)."""
+        self.visual.set_grad_checkpointing(enable)
 
     def forward(self, frames: Tensor, collect: Sequence[int] = ()) -> Tuple[Tensor, List[Tensor]]:
         """Encode frames.
 
         Args:
             frames: ``[N, 3, H, W]``.
-            collect: 0-based indices of blocks whose outputs to return.
+            collect: 0-based indices of blocks whose outputs to return (negative
+                indices count from the end).
 
         Returns:
-            ``(last, collected)``: the last block's output ``[N, 1+L, D]`` and the
-            outputs of the ``collect`` blocks, each ``[N, 1+L, D]``, in that order.
+            ``(last, collected)``: the last block's output ``[N, 1+L, D]`` (before
+            ``ln_post``) and the outputs of the ``collect`` blocks, each ``[N, 1+L, D]``,
+            in the order asked for.
         """
-        wanted = {i % self.num_layers: pos for pos, i in enumerate(collect)}
-        collected: List[Optional[Tensor]] = [None] * len(collect)
-        x = self.embed(frames)
-        for index in range(self.num_layers):
-            x = self.run_block(index, x)
-            if index in wanted:
-                collected[wanted[index]] = x
-        return x, collected
+        expected = self.grid_size[0] * self.patch_size
+        assert frames.shape[-2:] == (expected, expected), (
+            f'frames are {tuple(frames.shape[-2:])} px but the CLIP tower expects '
+            f'{expected}; set input_resolution={frames.shape[-1]}')
+        wanted = sorted({i % self.num_layers for i in collect} | {self.num_layers - 1})
+        out = self.visual.forward_intermediates(
+            frames, indices=wanted, output_fmt='NLC', output_extra_tokens=True,
+            intermediates_only=True)
+        tokens = {index: torch.cat([prefix, patches], dim=1) for index, prefix, patches in zip(
+            wanted, out['image_intermediates_prefix'], out['image_intermediates'])}
+        return tokens[self.num_layers - 1], [tokens[i % self.num_layers] for i in collect]
 
     def project(self, tokens: Tensor) -> Tensor:
         """Final LN, pooling and projection into the joint space.
@@ -114,6 +123,6 @@ class CLIPVision(nn.Module):
 
     def patch_map(self, tokens: Tensor) -> Tensor:
         """Patch tokens as a feature map: ``[N, 1+L, D] -> [N, D, h, w]``."""
-        h, w = self.visual.grid_size
+        h, w = self.grid_size
         patches = tokens[:, 1:]
         return patches.transpose(1, 2).reshape(patches.shape[0], self.width, h, w)

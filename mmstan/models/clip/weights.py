@@ -1,8 +1,8 @@
 """Build open_clip CLIP / CoCa models and load their weights.
 
 ``arch`` names an open_clip model config (``'ViT-B-16'``, ``'coca_ViT-B-32'``, ...) or is
-a dict of ``open_clip.CLIP`` arguments (``embed_dim``, ``vision_cfg``, ``text_cfg``) for
-small custom models. ``pretrained`` is ``None`` (random init), a local file (open_clip or
+a dict of ``open_clip.CLIP`` arguments (``embed_dim``, ``vision_cfg``, ``text_cfg``), or of
+``open_clip.CoCa`` arguments (with ``multimodal_cfg``), for small custom models. ``pretrained`` is ``None`` (random init), a local file (open_clip or
 OpenAI format, plain or TorchScript, optionally wrapped in ``state_dict``), or an
 open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) which needs network.
 """
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from mmstan.errors import UserError
+from mmstan.utils.paths import require_file
 
 ArchType = Union[str, dict]
 
@@ -35,8 +36,7 @@ def read_state_dict(path: str, missing_hint: str = 'download it (see README "Pre
     is OpenAI's naming minus the metadata keys). A missing file raises a one-line
     :class:`UserError` ending with ``missing_hint``.
     """
-    if not os.path.isfile(path):
-        raise UserError(f'weights file not found: {path}; {missing_hint}')
+    require_file(path, 'weights file', missing_hint)
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         state = load_file(path)
@@ -65,11 +65,34 @@ def create_clip(arch: ArchType, quick_gelu: bool = False) -> nn.Module:
     if isinstance(arch, dict):
         cfg = dict(arch)
         cfg.setdefault('quick_gelu', quick_gelu)
-        return open_clip.CLIP(**cfg)
+        return open_clip.CoCa(**cfg) if 'multimodal_cfg' in cfg else open_clip.CLIP(**cfg)
     if arch not in open_clip.list_models():
         raise UserError(f'unknown open_clip architecture {arch!r}; choose one of '
                         'open_clip.list_models(), e.g. ViT-B-32, ViT-B-16, ViT-L-14, coca_ViT-B-32')
     return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu)
+
+
+def shared_or_new_clip(arch: Optional[ArchType], pretrained: Optional[str],
+                      clip_model: Optional[nn.Module], owner: str) -> nn.Module:
+    """The open_clip model a tower is taken from: ``clip_model`` when the enclosing model
+    built one CLIP for all its towers (then ``arch``/``pretrained`` must be unset), else a
+    new one from ``arch``/``pretrained``."""
+    if clip_model is not None:
+        if arch is not None or pretrained is not None:
+            raise UserError(f'{owner}: the CLIP is set once on the enclosing model (its `clip=` '
+                            f'key); remove arch/pretrained from {owner}')
+        return clip_model
+    if arch is None:
+        raise UserError(f'{owner} needs `arch` (an open_clip architecture name or config dict)')
+    return load_clip(arch, pretrained)
+
+
+def load_clip_from_config(clip: dict, key: str) -> nn.Module:
+    """:func:`load_clip` from a config's ``clip=dict(arch=..., pretrained=...)`` at ``key``."""
+    unknown = sorted(set(clip) - {'arch', 'pretrained'})
+    if unknown or 'arch' not in clip:
+        raise UserError(f'{key} takes dict(arch=..., pretrained=...); got keys {sorted(clip)}')
+    return load_clip(clip['arch'], clip.get('pretrained'))
 
 
 def load_clip(arch: ArchType, pretrained: Optional[str] = None) -> nn.Module:

@@ -1,5 +1,4 @@
 """Classify videos by similarity to their class names' CLIP text embeddings ([M] eq. 20)."""
-import os
 from typing import List, Optional, Sequence, Union
 
 import open_clip
@@ -7,12 +6,12 @@ import torch
 import torch.nn.functional as F
 from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
-from mmstan.errors import UserError
+from mmstan.utils.paths import require_file
 
-from ..clip.text import CLIPText
-from ..clip.weights import ArchType, read_state_dict
+from ..clip import CLIPText, shared_or_new_clip
+from ..clip.weights import ArchType
 
 
 def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
@@ -20,9 +19,8 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
     integer id, as in some label maps, is dropped)."""
     if not isinstance(classes, str):
         return list(classes)
-    if not os.path.isfile(classes):
-        raise UserError(f'label map not found: {classes}; set `classes` to the dataset\'s '
-                        'label map file (README "Datasets") or to a list of class names')
+    require_file(classes, 'label map', "set `classes` to the dataset's label map file "
+                 '(README "Datasets") or to a list of class names')
     names = []
     with open(classes) as f:
         for line in f:
@@ -34,52 +32,59 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
     return names
 
 
-def load_text_encoder(text: CLIPText, path: str) -> None:
-    """Load the ``text_encoder.*`` weights of an mmstan checkpoint into ``text``."""
-    state = read_state_dict(path, 'train or download it, or set text_weights=None')
-    prefix = 'text_encoder.'
-    text_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not text_state:
-        raise UserError(f'{path} has no text_encoder.* weights (is it a VideoTextRetriever '
-                        'checkpoint?)')
-    text.load_state_dict(text_state, strict=True)
-
-
 @MODELS.register_module()
 class TextClassHead(BaseHead):
     """Mug-STAN recognition head: logits = tau * cos(video, text(class name)).
 
-    The text tower (frozen, [M] §IV-B) encodes the bare class names (no prompt template)
-    once, at construction; only the resulting ``[N, E]`` class embeddings are kept.
+    The text tower is frozen ([M] §IV-B) and encodes the bare class names (no prompt
+    template). Their ``[N, E]`` embeddings are computed on first use and kept until the
+    tower's weights are loaded again, so a checkpoint's text tower always gives the class
+    embeddings (the text weights are part of the checkpoint, as ``cls_head.text_encoder``).
 
     Args:
         classes: class names, or a label-map file.
-        arch, pretrained: the CLIP model whose text tower encodes the names (the same as
-            the video backbone's).
+        arch, pretrained: the CLIP whose text tower encodes the names, when the head is
+            used on its own; inside ``CLIPRecognizer`` the recognizer's one CLIP is used
+            (``clip_model``) and these stay unset.
         tau: logit scale (CLIP's 100).
-        text_weights: an mmstan checkpoint (e.g. of a post-pretrained ``VideoTextRetriever``)
-            whose ``text_encoder.*`` weights replace ``pretrained``'s text tower (zero-shot
-            recognition after post-pretraining).
         context_length: text length the names are tokenized to.
+        clip_model: the enclosing model's open_clip model.
         **kwargs: mmaction2 ``BaseHead`` arguments (loss_cls, topk, average_clips).
 
     Forward: ``[N, T, E]`` frame embeddings (or ``[N, E]``) -> ``[N, num_classes]``.
     """
 
-    def __init__(self, classes: Union[str, Sequence[str]], arch: ArchType = 'ViT-B-16',
+    def __init__(self, classes: Union[str, Sequence[str]], arch: Optional[ArchType] = None,
                  pretrained: Optional[str] = None, tau: float = 100.0, context_length: int = 32,
-                 text_weights: Optional[str] = None, **kwargs):
+                 clip_model: Optional[nn.Module] = None, **kwargs):
         names = read_class_names(classes)
-        text = CLIPText(arch, pretrained, frozen_layers=-1).eval()
-        if text_weights is not None:
-            load_text_encoder(text, text_weights)
-        tokens = open_clip.tokenize(names, context_length=min(context_length, text.context_length))
-        with torch.no_grad():
-            pooled, _, _ = text(tokens)
-        super().__init__(num_classes=len(names), in_channels=pooled.shape[1], **kwargs)
+        text = CLIPText(shared_or_new_clip(arch, pretrained, clip_model, 'TextClassHead'),
+                        frozen_layers=-1)
+        super().__init__(num_classes=len(names), in_channels=text.embed_dim, **kwargs)
+        self.text_encoder = text
         self.class_names = names
         self.tau = tau
-        self.register_buffer('class_embeddings', F.normalize(pooled, dim=-1))
+        tokens = open_clip.tokenize(names, context_length=min(context_length, text.context_length))
+        self.register_buffer('class_tokens', tokens, persistent=False)
+        self.register_buffer('_class_embeddings', None, persistent=False)
+
+    def train(self, mode: bool = True) -> 'TextClassHead':
+        super().train(mode)
+        self.text_encoder.eval()  # frozen: no dropout, no drop-path, whatever the mode
+        return self
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._class_embeddings = None  # new text weights: encode the names again
+        super()._load_from_state_dict(*args, **kwargs)
+
+    @property
+    def class_embeddings(self) -> Tensor:
+        """``[num_classes, E]`` L2-normalised text embeddings of the class names."""
+        if self._class_embeddings is None:
+            with torch.no_grad():
+                pooled, _, _ = self.text_encoder(self.class_tokens)
+            self._class_embeddings = F.normalize(pooled, dim=-1)
+        return self._class_embeddings
 
     def forward(self, x: Tensor, **kwargs) -> Tensor:
         if x.dim() == 3:

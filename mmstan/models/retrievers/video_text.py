@@ -8,19 +8,20 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from ..clip.text import CLIPText
-from ..clip.weights import ArchType
+from ..clip import CLIPText, load_clip_from_config
 from ..losses import gather_with_grad, symmetric_infonce
 
 
 @MODELS.register_module()
 class VideoTextRetriever(BaseModel):
     """Args:
+        clip: the one open_clip model of the retriever, ``dict(arch=..., pretrained=...)``
+            (see :func:`mmstan.models.clip.load_clip`): built once, its vision tower goes
+            to the backbone and its text tower encodes captions.
         backbone: video backbone config returning ``[B, T, E]`` frame embeddings
-            (``CLIPSTAN`` or ``CLIPMeanPool``).
-        text_arch, text_pretrained: the CLIP whose text tower encodes captions (the same
-            model as the backbone's).
-        text_frozen_layers: freeze the token embedding and the first N text layers.
+            (``CLIPSTAN`` or ``CLIPMeanPool``, without ``arch``/``pretrained``).
+        text_frozen_layers: freeze the token embedding and the first N text layers
+            (-1: the whole text tower).
         head: similarity head config (``MugHead``).
         logit_scale: InfoNCE logit scale (1 / temperature; 100 = temperature 0.01).
         learn_logit_scale: learn it (CLIP style, in log space) instead of fixing it.
@@ -29,14 +30,14 @@ class VideoTextRetriever(BaseModel):
     Inputs: ``dict(imgs=[B, 1, 3, T, H, W], text=[B, K])``.
     """
 
-    def __init__(self, backbone: dict, text_arch: ArchType = 'ViT-B-32',
-                 text_pretrained: Optional[str] = None, text_frozen_layers: int = 0,
+    def __init__(self, clip: dict, backbone: dict, text_frozen_layers: int = 0,
                  head: dict = dict(type='MugHead', mode='mug'), logit_scale: float = 100.0,
                  learn_logit_scale: bool = False, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.text_encoder = CLIPText(text_arch, text_pretrained, frozen_layers=text_frozen_layers)
+        clip_model = load_clip_from_config(clip, 'model.clip')
+        self.backbone = MODELS.build(dict(backbone, clip_model=clip_model))
+        self.text_encoder = CLIPText(clip_model, frozen_layers=text_frozen_layers)
         self.head = MODELS.build(head)
         log_scale = torch.tensor(math.log(logit_scale))
         if learn_logit_scale:

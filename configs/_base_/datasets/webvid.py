@@ -1,0 +1,12 @@
+# WebVid-2M post-pretraining captions (64 tokens, 32 videos per GPU), validated on
+# MSR-VTT 1k-A; files from tools/data/prepare_retrieval.py.
+_base_ = ['./msrvtt.py']
+from mmstan.utils.pipeline_edit import with_step_args  # noqa: E402
+
+context_length = 64
+train_dataloader = dict(batch_size=32, dataset=dict(
+    data_root='data/webvid', ann_file='results_2M_train.json',
+    pipeline=with_step_args(_base_.train_pipeline, 'OpenCLIPTokenize', context_length=context_length)))
+val_dataloader = dict(dataset=dict(
+    pipeline=with_step_args(_base_.test_pipeline, 'OpenCLIPTokenize', context_length=context_length)))
+test_dataloader = val_dataloader

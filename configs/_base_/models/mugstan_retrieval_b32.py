@@ -1,0 +1,6 @@
+# Mug-STAN-B/32 video-text retriever: STAN-B/32 with Mug alignment ([M] eqs. 11-18).
+_base_ = ['./stan_retrieval_b32.py']
+
+model = dict(head=dict(type='MugHead', mode='mug'))
+val_evaluator = dict(head=dict(type='MugHead', mode='mug'))
+test_evaluator = val_evaluator

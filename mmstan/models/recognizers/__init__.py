@@ -1,0 +1,3 @@
+from .clip_recognizer import CLIPRecognizer
+
+__all__ = ['CLIPRecognizer']
