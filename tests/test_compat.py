@@ -25,8 +25,11 @@ def test_stack_imports():
 
     # mmaction2's AVA heads are registered into mmdet's registry once mmaction.models loads
     from mmdet.registry import MODELS as MMDET_MODELS
-    assert MMDET_MODELS.get('AVARoIHead') is not None
-    assert MODELS.get('CLIPMeanPool') is not None
+    from mmaction.models.roi_heads import AVARoIHead
+
+    from mmstan.models.backbones import CLIPMeanPool
+    assert MMDET_MODELS.get('AVARoIHead') is AVARoIHead
+    assert MODELS.get('CLIPMeanPool') is CLIPMeanPool
 
 
 def test_roi_align_runs_on_cpu():

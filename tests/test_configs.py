@@ -69,7 +69,8 @@ def test_config_builds_and_runs_one_forward(path):
     cfg = Config.fromfile(path)
     for key, pipeline in _pipelines(cfg):
         for step in pipeline:
-            assert TRANSFORMS.build(dict(step)) is not None, f'{key}: {step}'
+            built = TRANSFORMS.build(dict(step))
+            assert type(built).__name__ == step['type'].split('.')[-1], f'{key}: {step}'
     model_cfg = cfg.model.to_dict()
     _shrink(model_cfg, shared_clip=False)
     model = MODELS.build(model_cfg)

@@ -11,7 +11,7 @@ from conftest import ROOT
 from mmstan.analysis import build_video_model, count_flops
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from benchmark import benchmark, caption_tokens, offline_cfg  # noqa: E402
+from benchmark import benchmark, caption_tokens  # noqa: E402
 
 RETRIEVAL = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 
@@ -26,7 +26,7 @@ def small_retrieval_cfg() -> Config:
 def test_benchmark_leaves_the_config_untouched_and_times_retrieval():
     cfg = small_retrieval_cfg()
     # weights that would need a download: the benchmark must null them on its own copy
-    cfg.merge_from_dict({'model.backbone.pretrained': 'openai', 'model.text_pretrained': 'openai'})
+    cfg.merge_from_dict({'model.backbone.pretrained': 'openai', 'model.clip.pretrained': 'openai'})
     before = copy.deepcopy(cfg.to_dict())
     measured = benchmark(cfg, repeats=1, backward=True)
     assert cfg.to_dict() == before
@@ -40,7 +40,7 @@ def test_benchmark_leaves_the_config_untouched_and_times_retrieval():
 def test_retrieval_cost_includes_the_text_tower():
     """The retrieval MACs are the video tower's plus the text tower's (plus the head):
     more than the video tower alone, measured with the same counter on the same model."""
-    cfg = offline_cfg(small_retrieval_cfg())
+    cfg = small_retrieval_cfg()
     text = caption_tokens(cfg)
     assert text.shape == (1, cfg.context_length)
     model = build_video_model(copy.deepcopy(cfg))

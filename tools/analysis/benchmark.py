@@ -51,15 +51,6 @@ def time_call(fn, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def offline_cfg(cfg: Config) -> Config:
-    """A deep copy of ``cfg`` whose text tower is randomly initialised (no download);
-    :func:`build_video_model` does the same for the backbone and head."""
-    cfg = copy.deepcopy(cfg)
-    if 'text_pretrained' in cfg.model:
-        cfg.model.text_pretrained = None
-    return cfg
-
-
 def mean_pool_cfg(cfg: Config) -> Config:
     """A copy of the config with the STAN branch removed (CLIP frame mean pooling)."""
     baseline = copy.deepcopy(cfg)
@@ -120,8 +111,7 @@ def measure(model: nn.Module, video: torch.Tensor, text: Optional[torch.Tensor],
 
 def benchmark(cfg: Config, repeats: int = 3, backward: bool = False) -> dict:
     """Time and count the config's STAN model and its mean-pooling twin (``cfg`` is
-    left untouched)."""
-    cfg = offline_cfg(cfg)
+    left untouched; :func:`build_video_model` builds with random weights, no download)."""
     c, t, h, w = video_input_shape(cfg)
     video = torch.randn(1, c, t, h, w)
     text = caption_tokens(cfg)
