@@ -40,9 +40,18 @@ def test_dual_softmax_by_hand():
     e = torch.e
     # column 0: softmax over texts of (1, 0, 1) = (e, 1, e) / (2e + 1)
     assert torch.allclose(out[:, 0], torch.tensor([e / (2 * e + 1), 0.0, e / (2 * e + 1)]))
-    # DSL fixes a hub: text 2 scores both videos equally; its rank ties are unchanged,
-    # but text 0 and 1 keep their own video first
-    assert out.argmax(1)[:2].tolist() == [0, 1]
+
+
+def test_dual_softmax_fixes_a_hub():
+    """Text i owns video i. Raw scores send both texts to video 0 (a hub); DSL divides
+    video 0's scores among the texts that want it and text 1 gets its own video back."""
+    sim = torch.tensor([[0.9, 0.5], [0.8, 0.7]])
+    assert sim.argmax(1).tolist() == [0, 0]
+    out = dual_softmax(sim, temperature=10.0)
+    col0 = torch.softmax(torch.tensor([9.0, 8.0]), 0)
+    col1 = torch.softmax(torch.tensor([5.0, 7.0]), 0)
+    assert torch.allclose(out[1], torch.stack([0.8 * col0[1], 0.7 * col1[1]]))
+    assert out.argmax(1).tolist() == [0, 1]
 
 
 def test_qb_norm_by_hand():
