@@ -1,0 +1,3 @@
+from .retrieval_loop import VideoTextRetrievalTestLoop, VideoTextRetrievalValLoop
+
+__all__ = ['VideoTextRetrievalTestLoop', 'VideoTextRetrievalValLoop']
