@@ -1,0 +1,128 @@
+"""Indexing synthetic videos with a tiny random-initialised retriever: test-time frames,
+resuming after an interruption, unreadable videos, and two-stage vs exact metrics."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmstan.search import (VideoIndex, evaluate_index, index_meta, index_videos,
+                           videos_in_annotation, videos_in_folder)
+from tiny_model import CONFIG, search_model, tiny_checkpoint  # noqa: F401  (fixtures)
+
+
+def _index(root, model, videos, **kwargs):
+    return index_videos(str(root), model, videos, index_meta(model, 'ckpt-hash', 'test'),
+                        progress=False, **kwargs)
+
+
+def test_frames_are_the_test_pipeline_s(search_model, synthetic_motion, tmp_path):
+    """The stored frames equal the retriever's encoding of what the config's test dataset
+    (VideoCaptionDataset + test pipeline + data preprocessor) feeds it."""
+    from mmaction.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+
+    ann = osp.join(synthetic_motion, 'val_captions.json')
+    videos = videos_in_annotation(ann, osp.join(synthetic_motion, 'videos'))
+    run = _index(tmp_path, search_model, videos, batch_size=4, shard_size=8)
+    assert (run.total, run.already, run.added, run.skipped) == (16, 0, 16, {})
+    cfg = Config.fromfile(CONFIG).test_dataloader.dataset
+    cfg.update(data_root=synthetic_motion, ann_file=ann)
+    dataset = DATASETS.build(cfg)
+    sample = next(i for i in range(len(dataset)) if dataset.get_data_info(i)['video_id'] == 5)
+    model = search_model.model
+    data = model.data_preprocessor(pseudo_collate([dataset[sample]]), False)
+    with torch.no_grad():
+        expected = model.encode_video(data['inputs']['imgs'])[0]
+    index = VideoIndex.open(str(tmp_path))
+    assert index.keys == [key for key, _ in videos]
+    got = index.frames([index.id_of(videos[5][0])])[0]
+    torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_interrupted_run_resumes_without_indexing_twice(search_model, synthetic_motion, tmp_path,
+                                                         monkeypatch):
+    videos = videos_in_annotation(osp.join(synthetic_motion, 'val_captions.json'),
+                                  osp.join(synthetic_motion, 'videos'))
+    loaded, calls = [], []
+    real_load, real_encode = search_model.load_video, search_model.encode_videos
+
+    def load(path):
+        loaded.append(path)
+        return real_load(path)
+
+    def encode(packed):
+        calls.append(len(packed))
+        if len(calls) == 9:  # two shards of 4 committed, the third one being filled
+            raise KeyboardInterrupt('injected kill')
+        return real_encode(packed)
+
+    monkeypatch.setattr(search_model, 'load_video', load)
+    monkeypatch.setattr(search_model, 'encode_videos', encode)
+    with pytest.raises(KeyboardInterrupt):
+        _index(tmp_path / 'resumed', search_model, videos, batch_size=1, shard_size=4)
+    assert len(VideoIndex.open(str(tmp_path / 'resumed'))) == 8
+    first = list(loaded)
+    loaded.clear()
+    run = _index(tmp_path / 'resumed', search_model, videos, batch_size=1, shard_size=4)
+    assert (run.already, run.added) == (8, 8)
+    paths = [p for _, p in videos]
+    assert first == paths[:9] and loaded == paths[8:]  # the 9th was not committed: redone
+    resumed = VideoIndex.open(str(tmp_path / 'resumed'))
+    assert resumed.keys == [key for key, _ in videos]
+    monkeypatch.undo()
+    _index(tmp_path / 'straight', search_model, videos, batch_size=1, shard_size=4)
+    straight = VideoIndex.open(str(tmp_path / 'straight'))
+    np.testing.assert_allclose(resumed.frames(range(16)), straight.frames(range(16)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(resumed.pooled(), straight.pooled(), rtol=1e-5, atol=1e-6)
+    assert resumed.faiss_index().ntotal == 16
+    again = _index(tmp_path / 'resumed', search_model, videos)
+    assert (again.already, again.added) == (16, 0)
+
+
+def test_unreadable_videos_are_skipped_and_named(search_model, synthetic_motion, tmp_path):
+    folder = tmp_path / 'videos'
+    folder.mkdir()
+    for i in range(3):
+        shutil.copy(osp.join(synthetic_motion, 'videos', 'val', f'{i:05d}.mp4'), folder / f'ok{i}.mp4')
+    (folder / 'garbage.mp4').write_bytes(os.urandom(3000))
+    (folder / 'empty.avi').write_bytes(b'')
+    good = open(folder / 'ok0.mp4', 'rb').read()
+    (folder / 'sub').mkdir()
+    (folder / 'sub' / 'truncated.mp4').write_bytes(good[:len(good) // 3])
+    (folder / 'notes.txt').write_text('not a video')
+    videos = videos_in_folder(str(folder))
+    assert [k for k, _ in videos] == ['empty.avi', 'garbage.mp4', 'ok0.mp4', 'ok1.mp4', 'ok2.mp4',
+                                      'sub/truncated.mp4']
+    run = _index(tmp_path / 'index', search_model, videos, batch_size=4)
+    assert set(run.skipped) == {'empty.avi', 'garbage.mp4', 'sub/truncated.mp4'}, run.skipped
+    index = VideoIndex.open(str(tmp_path / 'index'))
+    assert index.keys == ['ok0.mp4', 'ok1.mp4', 'ok2.mp4'] and set(index.skipped) == set(run.skipped)
+
+
+def test_two_stage_r1_equals_exact_at_rerank_50(search_model, synthetic_motion, tmp_path):
+    """The synthetic set's 80 training videos (240 captions) in an index of all 96 clips."""
+    _index(tmp_path, search_model, videos_in_folder(osp.join(synthetic_motion, 'videos')),
+           batch_size=16)
+    index = VideoIndex.open(str(tmp_path))
+    ann = osp.join(synthetic_motion, 'train_captions.json')
+    ev = evaluate_index(index, search_model, ann, rerank=50)
+    assert (ev.videos, ev.captions, ev.rerank) == (80, 240, 50)
+    print(f'exact {ev.exact}\ntwo-stage {ev.two_stage}\nexact top-1 kept: {ev.top1_found:.1f}%')
+    assert ev.two_stage['t2v/R1'] == ev.exact['t2v/R1']
+    everything = evaluate_index(index, search_model, ann, rerank=80)
+    assert everything.top1_found == 100.0
+    for key, value in everything.exact.items():
+        if key.startswith('t2v/'):
+            assert everything.two_stage[key] == pytest.approx(value), key
+    assert everything.exact == ev.exact
+    # videos of the annotation that the index lacks are named and left out
+    partial = json.load(open(ann))
+    partial['train/missing.mp4'] = ['a caption']
+    json.dump(partial, open(tmp_path / 'partial.json', 'w'))
+    assert evaluate_index(index, search_model, str(tmp_path / 'partial.json')).missing == [
+        'train/missing.mp4']
