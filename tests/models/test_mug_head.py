@@ -1,131 +1,188 @@
-"""Mug head against a naive per-pair implementation of Mug-STAN eqs. 11-18."""
+"""Mug head against an independent per-pair implementation of Mug-STAN eqs. 11-18.
+
+The reference follows the paper's embeddings literally (c-bar, v-tilde, v-bar, c-tilde,
+[M] §III-C/D, /work/shared/docs/papers.md §2), one pair at a time in float64; the head
+computes the same scores blockwise from the token-frame cosines only.
+"""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmstan.models.heads import MugHead
+from mmstan.models.heads import MugHead, mug_head
 
 TAU = 100.0
 
 
-def naive_mug(c, v, tau=TAU):
-    """Eqs. 11-18 for one pair, literally. c: [K, E] real tokens, v: [T, E]."""
-    K, T = c.shape[0], v.shape[0]
-    s = torch.zeros(T, K)
-    for i in range(T):                                    # (11)
-        s[i] = torch.softmax(torch.stack([tau * c[j] @ v[i] for j in range(K)]), 0)
-    c_bar = torch.stack([sum(s[i, j] * c[j] for j in range(K)) for i in range(T)])   # (12)
-    s_tilde = torch.softmax(torch.stack([tau * c_bar[i] @ v[i] for i in range(T)]), 0)  # (13)
-    v_tilde = sum(s_tilde[i] * v[i] for i in range(T))    # (14)
-    s_p = torch.zeros(T, K)
-    for j in range(K):                                    # (15)
-        s_p[:, j] = torch.softmax(torch.stack([tau * c[j] @ v[i] for i in range(T)]), 0)
-    v_bar = torch.stack([sum(s_p[i, j] * v[i] for i in range(T)) for j in range(K)])  # (16)
-    s_tp = torch.softmax(torch.stack([tau * c[j] @ v_bar[j] for j in range(K)]), 0)     # (17)
-    c_tilde = sum(s_tp[j] * c[j] for j in range(K))      # (18)
+def paper_mug(c, v, tau=TAU):
+    """Eqs. 11-18 for one pair. c: [K, E] real tokens, v: [T, E], both L2-normalised."""
+    logits = tau * v @ c.T                                          # [T, K]: tau c_j·v_i
+    s = torch.softmax(logits, dim=1)                                # (11) over tokens j
+    c_bar = s @ c                                                   # (12) [T, E]
+    s_tilde = torch.softmax(tau * (c_bar * v).sum(1), dim=0)        # (13) over frames
+    v_tilde = s_tilde @ v                                           # (14)
+    s_prime = torch.softmax(logits, dim=0)                          # (15) over frames i
+    v_bar = s_prime.T @ v                                           # (16) [K, E]
+    s_tilde_prime = torch.softmax(tau * (c * v_bar).sum(1), dim=0)  # (17) over tokens
+    c_tilde = s_tilde_prime @ c                                     # (18)
     return c_tilde @ v_tilde
 
 
-def inputs(m=5, n=4, k=7, t=6, e=16, seed=0):
+def paper_gallery(tokens, mask, frames, tau=TAU):
+    """[M, N] from :func:`paper_mug`, pair by pair, padding dropped before anything."""
+    out = torch.empty(tokens.shape[0], frames.shape[0], dtype=torch.float64)
+    for a in range(tokens.shape[0]):
+        real = F.normalize(tokens[a][mask[a]].double(), dim=-1)
+        for b in range(frames.shape[0]):
+            out[a, b] = paper_mug(real, F.normalize(frames[b].double(), dim=-1), tau)
+    return out
+
+
+def inputs(m=5, n=4, k=7, t=6, e=16, seed=0, min_len=2, prefix=True, dtype=torch.float64):
+    """Random texts of different lengths (padding filled with garbage) and videos."""
     g = torch.Generator().manual_seed(seed)
-    tokens = F.normalize(torch.randn(m, k, e, generator=g, dtype=torch.float64), dim=-1)
-    frames = F.normalize(torch.randn(n, t, e, generator=g, dtype=torch.float64), dim=-1)
-    pooled = F.normalize(torch.randn(m, e, generator=g, dtype=torch.float64), dim=-1)
-    lengths = torch.randint(2, k + 1, (m,), generator=g)
+    tokens = torch.randn(m, k, e, generator=g, dtype=dtype)
+    frames = torch.randn(n, t, e, generator=g, dtype=dtype)
+    pooled = torch.randn(m, e, generator=g, dtype=dtype)
+    lengths = torch.randint(min_len, k + 1, (m,), generator=g)
     mask = torch.arange(k)[None] < lengths[:, None]
+    if not prefix:   # real tokens anywhere in the row
+        mask = torch.stack([row[torch.randperm(k, generator=g)] for row in mask])
     tokens = tokens.masked_fill(~mask[..., None], 7.0)  # padding garbage must not matter
     return tokens, mask, pooled, frames
 
 
-def test_mug_matches_naive_eqs_11_18_with_padding():
-    tokens, mask, pooled, frames = inputs()
-    got = MugHead('mug', tau=TAU).double()(tokens, mask, pooled, frames)
-    for a in range(tokens.shape[0]):
-        real = F.normalize(tokens[a][mask[a]], dim=-1)
-        for b in range(frames.shape[0]):
-            assert abs(got[a, b] - naive_mug(real, frames[b])) <= 1e-5
+def clip_like(m, n, k=8, t=5, e=512, seed=0):
+    """512-d features whose cosines sit close together, as CLIP's do."""
+    tokens, mask, pooled, frames = inputs(m, n, k, t, e, seed=seed)
+    return tokens, mask, pooled, frames
+
+
+def test_gallery_matches_paper_per_pair_with_masks_and_uneven_blocks(monkeypatch):
+    # 23 texts of lengths 1..7 (real tokens anywhere in the row), 11 videos; blocks of
+    # at most 60 elements and text super-chunks of 9 texts divide neither size
+    tokens, mask, pooled, frames = inputs(m=23, n=11, seed=1, min_len=1, prefix=False)
+    assert len(set(mask.sum(1).tolist())) >= 4
+    monkeypatch.setattr(mug_head, '_PACKED_ELEMENTS', 9 * 7 * 16)
+    sizes = []
+    block = mug_head.mug_block
+
+    def recording(x, shift):
+        sizes.append(tuple(x.shape))
+        return block(x, shift)
+
+    monkeypatch.setattr(mug_head, 'mug_block', recording)
+    got = MugHead('mug', block_elements=60).gallery(tokens, mask, pooled, frames)
+    expected = paper_gallery(tokens, mask, frames)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
+    # bounded blocks: within the budget, or a single text when one alone exceeds it
+    assert len(sizes) > 10 and all(m == 1 or m * k * t * n <= 60 for m, k, t, n in sizes)
+    assert {n for *_, n in sizes} == {2, 1}          # ceil(sqrt(60) / 6) videos, then the rest
+
+
+def test_one_exponential_path_matches_paper_on_clip_like_features(monkeypatch):
+    def no_fallback(*args):
+        raise AssertionError('fell back to the two-softmax path')
+
+    monkeypatch.setattr(mug_head, 'mug_block_two_softmax', no_fallback)
+    tokens, mask, pooled, frames = clip_like(7, 6, seed=2)
+    got = MugHead('mug', block_elements=500).gallery(tokens, mask, pooled, frames)
+    torch.testing.assert_close(got, paper_gallery(tokens, mask, frames), atol=1e-12, rtol=0)
+
+
+def test_two_softmax_path_matches_paper(monkeypatch):
+    # forced for every block; exact against the paper like the default path
+    tokens, mask, pooled, frames = inputs(m=9, n=7, seed=3)
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64) * 50
+    torch.testing.assert_close(mug_head.mug_block_two_softmax(x, 30.0),
+                               mug_head.mug_block(x, 30.0))
+    monkeypatch.setattr(mug_head, '_MIN_NORMALISER', float('inf'))
+    got = MugHead('mug', block_elements=100).gallery(tokens, mask, pooled, frames)
+    torch.testing.assert_close(got, paper_gallery(tokens, mask, frames), atol=1e-12, rtol=0)
+
+
+def test_fallback_when_a_frame_is_far_from_every_token():
+    # frame 1 has cosine -1 with the only token: exp(100 * -1 - 30) underflows, so the
+    # one-exponential normaliser is 0 and the block must take the two-softmax path
+    c = torch.tensor([[1.0, 0.0]])
+    v = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])
+    got = MugHead('mug').gallery(c[None], torch.ones(1, 1, dtype=torch.bool), c, v)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), paper_gallery(c[None], torch.ones(1, 1, dtype=torch.bool), v))
+
+
+def test_float32_gallery_is_float64_paper_to_float32_precision():
+    tokens, mask, pooled, frames = clip_like(6, 5, seed=4)
+    got = MugHead('mug').gallery(tokens.float(), mask, pooled.float(), frames.float())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), paper_gallery(tokens, mask, frames), atol=2e-6, rtol=0)
+
+
+def test_forward_equals_gallery_and_is_differentiable():
+    tokens, mask, pooled, frames = inputs(m=6, n=5, seed=5)
+    head = MugHead('mug', block_elements=64)
+    assert not list(head.parameters())
+    frames = frames.clone().requires_grad_(True)
+    scores = head(tokens, mask, pooled, frames)
+    torch.testing.assert_close(scores.detach(), head.gallery(tokens, mask, pooled, frames.detach()))
+    scores.sum().backward()
+    assert torch.isfinite(frames.grad).all() and frames.grad.abs().sum() > 0
+    # gradient against the paper's per-pair formula
+    ref_frames = frames.detach().clone().requires_grad_(True)
+    paper_gallery(tokens, mask, ref_frames).sum().backward()
+    torch.testing.assert_close(frames.grad, ref_frames.grad, atol=1e-10, rtol=0)
 
 
 def test_frame_text_and_video_token_modes():
-    tokens, mask, pooled, frames = inputs(seed=1)
-    ft = MugHead('frame_text', tau=TAU).double()(tokens, mask, pooled, frames)
-    vt = MugHead('video_token', tau=TAU).double()(tokens, mask, pooled, frames)
+    tokens, mask, pooled, frames = inputs(seed=6)
+    ft = MugHead('frame_text', tau=TAU, block_elements=30).gallery(tokens, mask, pooled, frames)
+    vt = MugHead('video_token', tau=TAU, block_elements=30).gallery(tokens, mask, pooled, frames)
     for a in range(tokens.shape[0]):
         real = F.normalize(tokens[a][mask[a]], dim=-1)
         for b in range(frames.shape[0]):
+            v = F.normalize(frames[b], dim=-1)
             # frame-text: the text [EOT] is the only token
-            assert abs(ft[a, b] - naive_mug(pooled[a][None], frames[b])) <= 1e-5
-            mean = F.normalize(frames[b].mean(0), dim=-1)[None]   # video-token: one frame
-            assert abs(vt[a, b] - naive_mug(real, mean)) <= 1e-5
+            assert abs(ft[a, b] - paper_mug(F.normalize(pooled[a], dim=-1)[None], v)) <= 1e-12
+            mean = F.normalize(v.mean(0), dim=-1)[None]   # video-token: one frame
+            assert abs(vt[a, b] - paper_mug(real, mean)) <= 1e-12
 
 
 def test_mean_mode_is_clip4clip():
-    tokens, mask, pooled, frames = inputs(seed=2)
-    got = MugHead('mean').double()(tokens, mask, pooled, frames)
-    expected = pooled @ F.normalize(frames.mean(1), dim=-1).T
-    torch.testing.assert_close(got, expected)
+    tokens, mask, pooled, frames = inputs(seed=7)
+    got = MugHead('mean').gallery(tokens, mask, pooled, frames)
+    mean = F.normalize(F.normalize(frames, dim=-1).mean(1), dim=-1)
+    torch.testing.assert_close(got, F.normalize(pooled, dim=-1) @ mean.T)
 
 
 def test_wti_matches_naive():
-    tokens, mask, pooled, frames = inputs(seed=3)
+    tokens, mask, pooled, frames = inputs(seed=8)
     head = MugHead('wti', embed_dim=16).double()
     got = head(tokens, mask, pooled, frames)
+    torch.testing.assert_close(head.gallery(tokens, mask, pooled, frames), got)
     for a in range(tokens.shape[0]):
         c = F.normalize(tokens[a][mask[a]], dim=-1)
         wa = torch.softmax(head.text_weight(c).squeeze(-1), 0)
         for b in range(frames.shape[0]):
-            v = frames[b]
+            v = F.normalize(frames[b], dim=-1)
             wb = torch.softmax(head.video_weight(v).squeeze(-1), 0)
             sim = c @ v.T
             expected = ((wa * sim.max(1).values).sum() + (wb * sim.max(0).values).sum()) / 2
-            assert abs(got[a, b] - expected) <= 1e-5
+            assert abs(got[a, b] - expected) <= 1e-12
 
 
-@pytest.mark.parametrize('mode', ['mug', 'frame_text', 'video_token', 'mean'])
-def test_chunked_gallery_equals_unchunked(mode):
-    tokens, mask, pooled, frames = inputs(m=23, n=9, seed=4)
-    head = MugHead(mode, block_elements=4 * 9 * 7 * 6).double()  # 4 texts per block
-    torch.testing.assert_close(head.gallery(tokens, mask, pooled, frames),
-                               head(tokens, mask, pooled, frames), atol=1e-12, rtol=0)
+def test_empty_caption_is_refused():
+    tokens, mask, pooled, frames = inputs(seed=9)
+    mask[2] = False
+    with pytest.raises(ValueError, match='at least one real token'):
+        MugHead('mug').gallery(tokens, mask, pooled, frames)
 
 
-def test_mug_is_parameter_free_and_differentiable():
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device (none visible)')
+def test_gallery_on_cuda_matches_cpu():
+    tokens, mask, pooled, frames = clip_like(40, 30, seed=10)
     head = MugHead('mug')
-    assert not list(head.parameters())
-    tokens, mask, pooled, frames = (x.float() if x.is_floating_point() else x for x in inputs())
-    frames.requires_grad_(True)
-    head(tokens, mask, pooled, frames).sum().backward()
-    assert frames.grad.abs().sum() > 0
-
-
-def test_fast_path_falls_back_when_cosines_spread_widely():
-    from mmstan.models.heads.mug_head import _mug_block_safe, mug_block
-    g = torch.tensor([[[[1.0, -1.0], [-1.0, -1.0]]]])  # frame 1 is far below the block max
-    mask = torch.ones(1, 1, 2, 1, dtype=torch.bool)
-    torch.testing.assert_close(mug_block(g, mask, 100.0), _mug_block_safe(g, mask, 100.0))
-    assert torch.isfinite(mug_block(g, mask, 100.0)).all()
-    tokens, mask, pooled, frames = inputs(seed=5)
-    g = torch.einsum('mkd,ntd->mnkt', tokens.float(), frames.float())
-    torch.testing.assert_close(mug_block(g, mask[:, None, :, None], 100.0),
-                               _mug_block_safe(g, mask[:, None, :, None], 100.0), atol=1e-5, rtol=1e-4)
-
-
-def test_fast_path_matches_naive_on_clip_like_features(monkeypatch):
-    """512-d features (cosines close together, as CLIP's): the one-exponential path runs."""
-    from mmstan.models.heads import mug_head
-
-    def no_fallback(*args):
-        raise AssertionError('fell back to the safe path')
-
-    tokens, mask, pooled, frames = inputs(m=3, n=3, k=6, t=5, e=512, seed=6)
-    monkeypatch.setattr(mug_head, '_mug_block_safe', no_fallback)
-    for grad in (False, True):
-        frames_in = frames.clone().requires_grad_(grad)
-        got = MugHead('mug').double()(tokens, mask, pooled, frames_in)
-        for a in range(3):
-            real = F.normalize(tokens[a][mask[a]], dim=-1)
-            for b in range(3):
-                assert abs(got[a, b].item() - naive_mug(real, frames[b]).item()) <= 1e-5
-        if grad:
-            got.sum().backward()
-            assert torch.isfinite(frames_in.grad).all()
+    on_gpu = head.gallery(tokens.float().cuda(), mask.cuda(), pooled.float().cuda(),
+                          frames.float().cuda())
+    assert on_gpu.is_cuda
+    torch.testing.assert_close(on_gpu.cpu().double(), paper_gallery(tokens, mask, frames),
+                               atol=2e-6, rtol=0)

@@ -11,11 +11,14 @@ frames ``v_i`` (``[T, E]``), both L2-normalised, are functions of that pair's bl
     w'_j   = softmax_j(tau Σ_i s'_ij G[j, i])      (16-17) video-guided token weights
     score  = c~ · v~ = Σ_j Σ_i w'_j w_i G[j, i]    (14, 18)
 
-so a whole gallery is one large matrix product for ``G`` and O(K·T) work per pair,
-done here for a chunk of texts at a time with bounded memory. Training (a B x B batch)
-and testing (the full gallery) run the same code.
+so a whole gallery is one large matrix product for ``G`` plus O(K·T) work per pair.
+:func:`mug_scores` does it in blocks of ``[texts, K, T, videos]`` (videos innermost,
+so every reduction runs along contiguous memory), texts grouped by caption length so
+that padding is never computed, in bounded memory. Training (a B x B batch) and the
+test gallery run the same code, on CPU and GPU.
 """
-from typing import Optional
+import math
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +27,17 @@ from torch import Tensor, nn
 
 MODES = ('mug', 'frame_text', 'video_token', 'mean', 'wti')
 
+#: Smallest softmax normaliser the one-exponential path trusts (float32 stays exact far
+#: above its 1e-38 underflow); blocks with smaller ones take the two-softmax path.
+_MIN_NORMALISER = 1e-30
+#: Largest exponent the one-exponential path lets through: exp(70) * 70 * (tokens or
+#: frames summed) stays far below float32's 3.4e38.
+_MAX_EXPONENT = 70.0
+#: Default block size (elements of one ``[texts, K, T, videos]`` block): cache-sized on
+#: CPU, where every elementwise pass then stays in cache; large on GPUs, where a block
+#: must fill the device (about four float32 temporaries of this size live at once).
+DEFAULT_BLOCK = dict(cpu=2 ** 18, other=2 ** 25)
+
 
 def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
     if mask is not None:
@@ -31,54 +45,117 @@ def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
     return torch.softmax(logits, dim=dim)
 
 
-def _mug_block_safe(g: Tensor, mask: Optional[Tensor], tau: float) -> Tensor:
-    """Mug with one numerically safe softmax per equation (reference for the fast path)."""
-    logits = tau * g
-    s = _masked_softmax(logits, mask, dim=2)                        # (11) over tokens
-    w = torch.softmax(tau * (s * g).sum(dim=2), dim=-1)             # (13) over frames [M,N,T]
-    s_prime = torch.softmax(logits, dim=3)                          # (15) over frames
-    token_logits = tau * (s_prime * g).sum(dim=3)                   # (17) [M, N, K]
-    w_prime = _masked_softmax(token_logits, None if mask is None else mask[..., 0], dim=-1)
-    return torch.einsum('mnk,mnkt,mnt->mn', w_prime, g, w)           # (14, 18)
+def mug_block(x: Tensor, shift: float) -> Tensor:
+    """Mug of a block of pairs from their shifted, scaled cosines.
 
-
-#: Smallest softmax normaliser the one-exponential fast path trusts (float32 stays exact
-#: far above its 1e-38 underflow); blocks with smaller ones take the safe path.
-_MIN_NORMALISER = 1e-30
-
-
-def mug_block(g: Tensor, mask: Optional[Tensor], tau: float) -> Tensor:
-    """Mug scores from token-frame cosines.
-
-    The token softmax (11) and the frame softmax (15) share one exponential, shifted by
-    each pair's block maximum; if any of their normalisers then gets too small to be
-    exact (cosines spread over more than ~0.6 at tau=100), the block is recomputed with
-    separately shifted softmaxes. Both give the same numbers.
+    The token softmax (11) and the frame softmax (15) share one exponential. Softmax
+    is shift-invariant, so ``x`` may be shifted by any constant; the constant chosen by
+    :func:`mug_scores` keeps ``exp(x)`` finite for any cosine. If a normaliser then
+    gets too small to be exact (a frame whose best token, or a token whose best frame,
+    has a cosine far below the shift), the block is recomputed by
+    :func:`mug_block_two_softmax`. Both give the same numbers.
 
     Args:
-        g: ``[M, N, K, T]`` cosines of M texts' K tokens with N videos' T frames.
-        mask: ``[M, 1, K, 1]`` True on real tokens (None: all real).
-        tau: softmax temperature (CLIP's logit scale, 100).
+        x: ``[M, K, T, N]`` ``tau * c_j · v_i - shift`` for M texts of K real tokens and
+            N videos of T frames.
+        shift: the constant subtracted.
 
-    Returns: ``[M, N]`` scores ``c~ · v~``.
+    Returns: ``[M, N]`` ``tau * (c~ · v~)``.
     """
-    inplace = not (torch.is_grad_enabled() and g.requires_grad)  # gallery scoring: save memory
-    x = tau * g
-    x = x.sub_(x.amax(dim=(2, 3), keepdim=True)) if inplace else x - x.amax(dim=(2, 3), keepdim=True).detach()
-    e = x.exp_() if inplace else x.exp()
-    if mask is not None:
-        e = e * mask
-    over_tokens = e.sum(dim=2)                                        # [M, N, T]
-    over_frames = e.sum(dim=3)                                        # [M, N, K]
-    if mask is not None:
-        over_frames = over_frames.masked_fill(~mask[..., 0], 1.0)
+    e = x.exp()
+    ex = e * x
+    over_tokens, over_frames = e.sum(1), e.sum(2)                    # [M, T, N], [M, K, N]
     if min(over_tokens.min(), over_frames.min()) < _MIN_NORMALISER:
-        return _mug_block_safe(g, mask, tau)
-    eg = e.mul_(g) if inplace else e * g
-    w = torch.softmax(tau * eg.sum(dim=2) / over_tokens, dim=-1)      # (11-13) [M, N, T]
-    token_logits = tau * eg.sum(dim=3) / over_frames                  # (15-17) [M, N, K]
-    w_prime = _masked_softmax(token_logits, None if mask is None else mask[..., 0], dim=-1)
-    return torch.einsum('mnk,mnkt,mnt->mn', w_prime, g, w)            # (14, 18)
+        return mug_block_two_softmax(x, shift)
+    w = torch.softmax(ex.sum(1) / over_tokens, dim=1)                 # (11-13) [M, T, N]
+    w_prime = torch.softmax(ex.sum(2) / over_frames, dim=1)           # (15-17) [M, K, N]
+    return ((x * w[:, None]).sum(2) * w_prime).sum(1) + shift        # (14, 18)
+
+
+def mug_block_two_softmax(x: Tensor, shift: float) -> Tensor:
+    """:func:`mug_block` with one numerically safe softmax per equation."""
+    s = torch.softmax(x, dim=1)                                       # (11) over tokens
+    w = torch.softmax((s * x).sum(1), dim=1)                          # (12-13) over frames
+    s_prime = torch.softmax(x, dim=2)                                 # (15) over frames
+    w_prime = torch.softmax((s_prime * x).sum(2), dim=1)              # (16-17) over tokens
+    return ((x * w[:, None]).sum(2) * w_prime).sum(1) + shift        # (14, 18)
+
+
+def _length_groups(mask: Tensor) -> List[Tuple[int, Tensor, Tensor]]:
+    """``(L, texts, token positions [len(texts), L])`` for each caption length L."""
+    lengths = mask.sum(1)
+    real_first = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
+    groups = []
+    for length in lengths.unique().tolist():
+        texts = (lengths == length).nonzero()[:, 0]
+        groups.append((int(length), texts, real_first[texts, :length]))
+    return groups
+
+
+#: Texts are packed (normalised, real tokens only) a super-chunk of at most this many
+#: token-embedding elements at a time.
+_PACKED_ELEMENTS = 2 ** 24
+
+
+def _iter_mug(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float,
+              block_elements: int) -> Iterator[Tuple[Tensor, slice, Tensor]]:
+    """Yields ``(text rows, video columns, scores [rows, columns])`` covering [M, N]."""
+    num_texts, max_len, dim = tokens.shape
+    num_videos, num_frames = frames.shape[:2]
+    if mask is None:
+        mask = torch.ones(num_texts, max_len, dtype=torch.bool, device=tokens.device)
+    dtype = torch.promote_types(tokens.dtype, torch.float32)
+    shift = max(tau - _MAX_EXPONENT, 0.0)
+    # blocks: a square-ish product, [texts x K, E] @ [E, T x videos], within the budget
+    per_block = min(num_videos, max(1, math.ceil(math.sqrt(block_elements) / num_frames)))
+    per_super = max(1, _PACKED_ELEMENTS // (max_len * dim))
+    for t0 in range(0, num_texts, per_super):
+        groups = []
+        for length, texts, positions in _length_groups(mask[t0:t0 + per_super]):
+            if length == 0:
+                raise ValueError('Mug needs at least one real token per caption (a mask row '
+                                 'is all False)')
+            chosen = tokens[t0 + texts[:, None], positions]            # [m, L, E] real tokens
+            scaled = F.normalize(chosen.to(dtype), dim=-1) * tau
+            # x = tau * c·v - shift straight from the product: a column of -shift
+            # against a column of ones
+            packed = torch.cat([scaled, scaled.new_full((*scaled.shape[:2], 1), -shift)], -1)
+            groups.append((length, t0 + texts, packed.reshape(-1, dim + 1)))
+        for v0 in range(0, num_videos, per_block):
+            chunk = F.normalize(frames[v0:v0 + per_block].to(dtype), dim=-1)
+            videos = chunk.shape[0]
+            chunk = torch.cat([chunk, chunk.new_ones(videos, num_frames, 1)], -1)
+            chunk = chunk.transpose(0, 1).reshape(num_frames * videos, dim + 1)
+            cols = slice(v0, v0 + videos)
+            for length, rows, packed in groups:
+                texts_per = max(1, block_elements // (length * num_frames * videos))
+                for r0 in range(0, len(rows), texts_per):
+                    a = packed[r0 * length:(r0 + texts_per) * length]
+                    x = (a @ chunk.T).view(-1, length, num_frames, videos)
+                    yield rows[r0:r0 + texts_per], cols, mug_block(x, shift) / tau
+
+
+def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float,
+               block_elements: Optional[int] = None) -> Tensor:
+    """Mug score (eqs. 11-18) of every text with every video, in bounded memory.
+
+    Args:
+        tokens: ``[M, K, E]`` text tokens (normalised here; padding is never read).
+        mask: ``[M, K]`` True on real tokens, or None (all real).
+        frames: ``[N, T, E]`` frame embeddings (normalised here).
+        tau: softmax temperature.
+        block_elements: elements of one ``[texts, K, T, videos]`` block (None: the
+            device's :data:`DEFAULT_BLOCK`).
+
+    Returns: ``[M, N]`` scores, differentiable.
+    """
+    if block_elements is None:
+        block_elements = DEFAULT_BLOCK['cpu' if tokens.device.type == 'cpu' else 'other']
+    dtype = torch.promote_types(tokens.dtype, torch.float32)
+    out = tokens.new_zeros(tokens.shape[0], frames.shape[0], dtype=dtype)
+    for rows, cols, scores in _iter_mug(tokens, mask, frames, tau, block_elements):
+        out[rows, cols] = scores
+    return out
 
 
 @MODELS.register_module()
@@ -93,16 +170,16 @@ class MugHead(nn.Module):
             weighted token interaction, with learnable token / frame weights).
         tau: Mug's fixed softmax temperature ([M] §III-C: CLIP's logit scale, 100).
         embed_dim: embedding width E (only ``'wti'`` has parameters that need it).
-        block_elements: :meth:`gallery` scores as many texts at once as keep the
-            ``[texts, N, K, T]`` block under this many elements (2**24: 64 MB per float32
-            temporary, about five of which live at once), whatever the gallery size.
+        block_elements: scoring works on ``[texts, K, T, videos]`` blocks of at most this
+            many elements (None: :data:`DEFAULT_BLOCK` of the inputs' device), whatever
+            the gallery size.
 
     Inputs (all L2-normalised inside): text tokens ``[M, K, E]``, token mask ``[M, K]``,
     pooled text ``[M, E]``, frames ``[N, T, E]``.
     """
 
     def __init__(self, mode: str = 'mug', tau: float = 100.0, embed_dim: int = 512,
-                 block_elements: int = 2 ** 24):
+                 block_elements: Optional[int] = None):
         super().__init__()
         assert mode in MODES, f'mode must be one of {MODES}, got {mode!r}'
         self.mode = mode
@@ -115,21 +192,21 @@ class MugHead(nn.Module):
                                               nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
 
     def forward(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
-        """``[M, N]`` similarity of every text with every video (one chunk; see gallery)."""
-        tokens, pooled, frames = (F.normalize(x, dim=-1) for x in (tokens, pooled, frames))
+        """``[M, N]`` similarity of every text with every video."""
         if self.mode == 'mean':
-            return pooled @ F.normalize(frames.mean(dim=1), dim=-1).T
+            video = F.normalize(F.normalize(frames, dim=-1).mean(dim=1), dim=-1)
+            return F.normalize(pooled, dim=-1) @ video.T
+        if self.mode == 'wti':
+            return self._wti(F.normalize(tokens, dim=-1), mask, F.normalize(frames, dim=-1))
         if self.mode == 'frame_text':
             tokens, mask = pooled[:, None], None
         elif self.mode == 'video_token':
-            frames = F.normalize(frames.mean(dim=1), dim=-1)[:, None]
-        g = torch.einsum('mkd,ntd->mnkt', tokens, frames)
-        if self.mode == 'wti':
-            return self._wti(g, mask, tokens, frames)
-        return mug_block(g, None if mask is None else mask[:, None, :, None], self.tau)
+            frames = F.normalize(frames, dim=-1).mean(dim=1, keepdim=True)
+        return mug_scores(tokens, mask, frames, self.tau, self.block_elements)
 
-    def _wti(self, g: Tensor, mask: Tensor, tokens: Tensor, frames: Tensor) -> Tensor:
+    def _wti(self, tokens: Tensor, mask: Tensor, frames: Tensor) -> Tensor:
         """DRL's weighted token interaction: ``(Σ_j a_j max_i G + Σ_i b_i max_j G) / 2``."""
+        g = torch.einsum('mkd,ntd->mnkt', tokens, frames)
         a = _masked_softmax(self.text_weight(tokens).squeeze(-1), mask, dim=-1)   # [M, K]
         b = torch.softmax(self.video_weight(frames).squeeze(-1), dim=-1)          # [N, T]
         t2v = torch.einsum('mnk,mk->mn', g.max(dim=3).values, a)
@@ -140,8 +217,11 @@ class MugHead(nn.Module):
     @torch.no_grad()
     def gallery(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
         """The full ``[M, N]`` text x video score matrix, in blocks of bounded size."""
+        if self.mode in ('mug', 'frame_text', 'video_token', 'mean'):
+            return self(tokens, mask, pooled, frames)   # already blockwise / small
+        block = self.block_elements or DEFAULT_BLOCK['other']
         per_text = frames.shape[0] * frames.shape[1] * tokens.shape[1]
-        chunk = max(1, self.block_elements // per_text)
+        chunk = max(1, block // per_text)
         out = tokens.new_empty(tokens.shape[0], frames.shape[0])
         for i in range(0, tokens.shape[0], chunk):
             out[i:i + chunk] = self(tokens[i:i + chunk], mask[i:i + chunk], pooled[i:i + chunk],
