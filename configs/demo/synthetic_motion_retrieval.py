@@ -24,14 +24,17 @@ train_pipeline = [
     dict(type='OpenCLIPTokenize', context_length=context_length),
     dict(type='PackActionInputs', collect_keys=('imgs', 'text')),
 ]
-val_pipeline = [
+val_pipeline = [  # one sample per video: each decoded and encoded once
     dict(type='DecordInit'),
     dict(type='UniformSample', clip_len=8, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(32, 32), keep_ratio=False),  # no-op on the synthetic clips
     dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs', collect_keys=('imgs', )),
+]
+caption_pipeline = [  # each caption tokenized and encoded once
     dict(type='OpenCLIPTokenize', context_length=context_length),
-    dict(type='PackActionInputs', collect_keys=('imgs', 'text')),
+    dict(type='PackActionInputs', collect_keys=('text', )),
 ]
 train_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True,
@@ -42,14 +45,15 @@ val_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='VideoCaptionDataset', data_root=data_root, ann_file='val_captions.json',
-                 data_prefix=dict(video='videos'), pipeline=val_pipeline, test_mode=True))
+                 data_prefix=dict(video='videos'), pipeline=val_pipeline,
+                 caption_pipeline=caption_pipeline, test_mode=True))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='TextVideoRetrievalMetric', head=model['head'])
+val_evaluator = dict(type='TextVideoRetrievalMetric')  # ranks the scores of the model's head
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='VideoTextRetrievalValLoop')
+test_cfg = dict(type='VideoTextRetrievalTestLoop')
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), weight_decay=0.02),
     clip_grad=dict(max_norm=5.0))

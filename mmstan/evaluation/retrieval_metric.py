@@ -1,12 +1,18 @@
 """Text-video retrieval metric: text->video and video->text R@1/5/10, MdR, MnR, correct
-with several captions per video, with optional DSL and QB-Norm post-processing."""
+with several captions per video, with optional DSL and QB-Norm post-processing.
+
+The metric ranks a score matrix with its ground truth; it never scores anything itself.
+The scores come from the model's own head (``VideoTextRetriever.score``), computed by the
+retrieval loops (:mod:`mmstan.engine.retrieval_loop`)."""
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmaction.registry import METRICS, MODELS
+from mmaction.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from torch import Tensor
+
+from mmstan.errors import UserError
 
 
 def dual_softmax(sim: Tensor, temperature: float = 100.0) -> Tensor:
@@ -46,11 +52,14 @@ def ranks_of(sim: Tensor, positives: Tensor) -> Tensor:
 
 
 def recall_summary(ranks: Tensor, prefix: str) -> Dict[str, float]:
+    """R@1/5/10 (percent), MdR and MnR of 1-based ranks. MdR is the usual median (the
+    mean of the two middle ranks for an even count, as ``np.median`` in CLIP4Clip-style
+    evaluation code), not torch's lower median."""
     ranks = ranks.double()
     out = OrderedDict()
     for k in (1, 5, 10):
         out[f'{prefix}R{k}'] = 100.0 * (ranks <= k).double().mean().item()
-    out[f'{prefix}MdR'] = ranks.median().item()
+    out[f'{prefix}MdR'] = ranks.quantile(0.5).item()
     out[f'{prefix}MnR'] = ranks.mean().item()
     return out
 
@@ -88,68 +97,76 @@ def retrieval_metrics(sim: Tensor, owner: Tensor, post_process: Optional[str] = 
 
 @METRICS.register_module()
 class TextVideoRetrievalMetric(BaseMetric):
-    """Scores every test caption against every test video with the similarity head.
+    """Ranks the ``[captions, videos]`` score matrix of a test set.
 
-    Each predicted data sample carries ``embeddings`` (``frames [T, E]``, ``tokens [K, E]``,
-    ``mask [K]``, ``pooled [E]``) and ``video_id`` (its video's index). Captions of the
-    same video share ``video_id``; the video features are taken once per id.
+    ``process`` takes the score blocks the retrieval loops hand the evaluator:
+
+    - ``dict(scores=[b, N], caption_index=[b], video_index=[b])``: rows of the score
+      matrix for test captions ``caption_index`` with all N videos, and the video each of
+      those captions describes (its ground truth, from the annotation);
+    - ``dict(scores=[b, N], bank_index=[b])``: rows for QB-Norm's query bank (captions of
+      the training split, see ``VideoCaptionDataset(query_bank=...)``).
+
+    Rows may come in any order, from any rank, and more than once (padding of the
+    distributed split); every caption index must be present.
 
     Args:
-        head: similarity head config (``MugHead`` modes ``mug``/``frame_text``/
-            ``video_token``/``mean``).
-        post_process: ``None``, ``'dsl'`` or ``'qb_norm'`` (the papers' ``*`` rows).
+        post_process: ``None``, ``'dsl'`` or ``'qb_norm'`` (the papers' ``*`` rows);
+            QB-Norm needs the query bank and applies to t2v (v2t is reported without it).
         dsl_temperature: temperature of DSL.
-        qb_k, qb_beta: QB-Norm settings; the query bank is the test captions themselves
-            unless features of a bank are given to :meth:`compute_metrics` callers.
+        qb_k, qb_beta: QB-Norm settings.
     """
 
     default_prefix = 'retrieval'
 
-    def __init__(self, head: dict = dict(type='MugHead', mode='mug'),
-                 post_process: Optional[str] = None, dsl_temperature: float = 100.0,
+    def __init__(self, post_process: Optional[str] = None, dsl_temperature: float = 100.0,
                  qb_k: int = 1, qb_beta: float = 20.0, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None):
+                 prefix: Optional[str] = None, head: Optional[dict] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        assert post_process in (None, 'dsl', 'qb_norm'), f'unknown post_process {post_process!r}'
-        self.head = MODELS.build(head)
+        if head is not None:
+            raise UserError('TextVideoRetrievalMetric takes no `head` any more (the model scores '
+                            'with its own head): remove `head` from val_evaluator / test_evaluator')
+        if post_process not in (None, 'dsl', 'qb_norm'):
+            raise UserError(f"TextVideoRetrievalMetric: post_process must be None, 'dsl' or "
+                            f"'qb_norm', got {post_process!r}")
         self.post_process = post_process
         self.dsl_temperature = dsl_temperature
         self.qb_k, self.qb_beta = qb_k, qb_beta
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        for sample in data_samples:
-            feats = sample['embeddings']
-            self.results.append(dict(
-                video_id=int(sample['video_id']),
-                **{k: feats[k].detach().cpu().float() if k != 'mask' else feats[k].cpu()
-                   for k in ('frames', 'tokens', 'mask', 'pooled')}))
+        for block in data_samples:
+            self.results.append({k: v.detach().cpu() for k, v in block.items()})
 
-    def similarity(self, results: List[dict]):
-        """``(sim [captions, videos], video index of each caption)``."""
-        video_ids = sorted({r['video_id'] for r in results})
-        column = {v: i for i, v in enumerate(video_ids)}
-        first = {}
-        for r in results:
-            first.setdefault(r['video_id'], r)
-        frames = torch.stack([first[v]['frames'] for v in video_ids])
-        tokens = torch.stack([r['tokens'] for r in results])
-        mask = torch.stack([r['mask'] for r in results])
-        pooled = torch.stack([r['pooled'] for r in results])
-        sim = self.head.gallery(tokens, mask, pooled, frames)
-        owner = torch.tensor([column[r['video_id']] for r in results])
-        return sim, owner
+    @staticmethod
+    def assemble(results: List[dict]) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """``(sim [M, N], video of each caption [M], bank scores [B, N] or None)`` from the
+        processed blocks, duplicates dropped."""
+        def rows(kind: str):
+            blocks = [r for r in results if kind in r]
+            if not blocks:
+                return None, None
+            index = torch.cat([b[kind] for b in blocks]).long()
+            scores = torch.cat([b['scores'] for b in blocks]).float()
+            first = torch.full((int(index.max()) + 1,), -1, dtype=torch.long)
+            first[index] = torch.arange(len(index))  # duplicates hold the same scores
+            if (first < 0).any():
+                missing = (first < 0).nonzero().flatten()[:5].tolist()
+                raise RuntimeError(f'retrieval metric: no scores for {kind} {missing}...')
+            return first, scores
+
+        first, scores = rows('caption_index')
+        if first is None:
+            raise RuntimeError('retrieval metric: no caption scores were processed')
+        sim = scores[first]
+        owner = torch.cat([b['video_index'] for b in results if 'caption_index' in b]).long()[first]
+        bank_first, bank_scores = rows('bank_index')
+        bank = None if bank_first is None else bank_scores[bank_first]
+        return sim, owner, bank
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        sim, owner = self.similarity(results)
-        positives = owner[:, None] == torch.arange(sim.shape[1])[None]
-        if self.post_process == 'dsl':
-            t2v_sim = dual_softmax(sim, self.dsl_temperature)
-            v2t_sim = dual_softmax(sim.T, self.dsl_temperature)
-        elif self.post_process == 'qb_norm':
-            t2v_sim = qb_norm(sim, sim, self.qb_k, self.qb_beta)
-            v2t_sim = qb_norm(sim.T, sim.T, self.qb_k, self.qb_beta)
-        else:
-            t2v_sim, v2t_sim = sim, sim.T
-        metrics = recall_summary(ranks_of(t2v_sim, positives), 't2v/')
-        metrics.update(recall_summary(ranks_of(v2t_sim, positives.T), 'v2t/'))
-        return metrics
+        sim, owner, bank = self.assemble(results)
+        if self.post_process == 'qb_norm' and bank is None:
+            raise UserError("post_process='qb_norm' needs a query bank of training captions: set "
+                            "query_bank=dict(ann_file='train.json') on the test dataset")
+        return retrieval_metrics(sim, owner, self.post_process, bank, self.dsl_temperature,
+                                 self.qb_k, self.qb_beta)

@@ -1,7 +1,10 @@
 """Retrieval metric on hand-made similarity matrices with known ranks."""
+import statistics
+
 import pytest
 import torch
 
+from mmstan.errors import UserError
 from mmstan.evaluation import TextVideoRetrievalMetric, dual_softmax, qb_norm, ranks_of, recall_summary
 
 
@@ -65,16 +68,68 @@ def test_qb_norm_by_hand():
     assert out[0].argmax() == 1  # the hub lost its advantage for query 0
 
 
-def test_metric_end_to_end_with_mean_head():
-    metric = TextVideoRetrievalMetric(head=dict(type='MugHead', mode='mean'))
-    e = torch.eye(4)
-    samples = []
-    for video in (0, 0, 1, 1):  # two captions per video
-        frames = e[video * 2].expand(3, 4).clone()       # video 0 ~ axis 0, video 1 ~ axis 2
-        pooled = e[video * 2] + 0.1 * e[1]
-        samples.append(dict(video_id=video, embeddings=dict(
-            frames=frames, tokens=pooled[None].repeat(2, 1), mask=torch.ones(2, dtype=torch.bool),
-            pooled=pooled)))
-    metric.process(None, samples)
+def test_median_rank_is_the_usual_median():
+    ranks = torch.tensor([1, 2, 4, 9])
+    assert recall_summary(ranks, '')['MdR'] == statistics.median([1, 2, 4, 9]) == 3.0
+
+
+def _blocks(sim, owner, order, block=2):
+    """Score rows handed over in ``order``, ``block`` rows at a time (as the loops do)."""
+    out = []
+    for i in range(0, len(order), block):
+        ids = torch.tensor(order[i:i + block])
+        out.append(dict(scores=sim[ids], caption_index=ids, video_index=owner[ids]))
+    return out
+
+
+def test_metric_ranks_score_rows_in_any_order_with_duplicates():
+    # captions 0,1 describe video 0; captions 2,3 video 1; caption 4 video 2
+    sim = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.8, 0.1], [0.1, 0.7, 0.3],
+                        [0.5, 0.4, 0.6], [0.0, 0.2, 0.9]])
+    owner = torch.tensor([0, 0, 1, 1, 2])
+    metric = TextVideoRetrievalMetric()
+    # a rank's padding repeats caption 0; blocks arrive out of order
+    metric.process(None, _blocks(sim, owner, [3, 0, 4, 1, 2, 0]))
     result = metric.compute_metrics(metric.results)
-    assert result['t2v/R1'] == 100 and result['v2t/R1'] == 100 and result['t2v/MdR'] == 1
+    # t2v ranks by hand: caption 0 -> 1; 1 -> 2 (0.8 for video 1 beats 0.2); 2 -> 1; 3 -> 3; 4 -> 1
+    t2v = [1, 2, 1, 3, 1]
+    assert result['t2v/R1'] == pytest.approx(100 * 3 / 5) and result['t2v/R5'] == 100
+    assert result['t2v/MdR'] == statistics.median(t2v) and result['t2v/MnR'] == pytest.approx(8 / 5)
+    # v2t by hand: video 0's best caption (0, 0.9) is top -> 1; video 1's best (caption 2,
+    # 0.7) is beaten by caption 1 (0.8, owned by video 0) -> 2; video 2's (4, 0.9) -> 1
+    assert result['v2t/R1'] == pytest.approx(100 * 2 / 3) and result['v2t/MnR'] == pytest.approx(4 / 3)
+
+
+def test_metric_names_missing_rows():
+    sim = torch.eye(3)
+    metric = TextVideoRetrievalMetric()
+    metric.process(None, _blocks(sim, torch.arange(3), [0, 2]))
+    with pytest.raises(RuntimeError, match=r'no scores for caption_index \[1\]'):
+        metric.compute_metrics(metric.results)
+
+
+def test_metric_takes_no_head():
+    """The model's head is the only thing that scores (a learned head is never rebuilt)."""
+    with pytest.raises(UserError, match='no `head`'):
+        TextVideoRetrievalMetric(head=dict(type='MugHead', mode='mean'))
+
+
+def test_qb_norm_uses_the_query_bank_not_the_test_captions():
+    sim = torch.tensor([[0.9, 0.8], [0.2, 0.7]])   # caption i describes video i
+    owner = torch.tensor([0, 1])
+    bank = torch.tensor([[0.9, 0.1], [0.8, 0.3]])  # training captions: video 0 is a hub
+    metric = TextVideoRetrievalMetric(post_process='qb_norm', qb_beta=1.0)
+    metric.process(None, _blocks(sim, owner, [0, 1]))
+    with pytest.raises(UserError, match='query bank'):
+        metric.compute_metrics(metric.results)
+    metric.process(None, [dict(scores=bank, bank_index=torch.arange(2))])
+    result = metric.compute_metrics(metric.results)
+    # by hand (beta 1): caption 0's top-1 is the hub -> exp(sim) / sum_bank exp(bank):
+    # video 0: e^0.9 / (e^0.9 + e^0.8) = 0.525, video 1: e^0.8 / (e^0.1 + e^0.3) = 0.906
+    # -> caption 0 ranks its own video 2nd; caption 1 (top-1 video 1, no hub) keeps rank 1
+    assert result['t2v/R1'] == 50 and result['t2v/MnR'] == 1.5
+    # raw scores rank both captions first; v2t is reported without QB-Norm
+    raw = TextVideoRetrievalMetric()
+    raw.process(None, _blocks(sim, owner, [0, 1]))
+    assert raw.compute_metrics(raw.results)['t2v/R1'] == 100
+    assert result['v2t/R1'] == raw.compute_metrics(raw.results)['v2t/R1']

@@ -47,11 +47,27 @@ def test_loss_and_predict(mode):
     sum(losses.values()).backward()
     assert model.backbone.stan.temporal_pos.grad is not None
     assert model.text_encoder.text.token_embedding.weight.grad is not None
-    from mmaction.structures import ActionDataSample
-    samples = model(batch(2), [ActionDataSample(), ActionDataSample()], mode='predict')
-    feats = samples[0].embeddings
-    assert feats['frames'].shape == (4, 64) and feats['tokens'].shape == (8, 64)
-    assert feats['mask'].dtype == torch.bool
+    feats = model(batch(2), mode='predict')
+    assert feats['frames'].shape == (2, 4, 64) and feats['tokens'].shape == (2, 8, 64)
+    assert feats['pooled'].shape == (2, 64) and feats['mask'].dtype == torch.bool
+    only_text = model(dict(text=batch(2)['text']), mode='predict')
+    assert set(only_text) == {'pooled', 'tokens', 'mask'}
+    assert set(model(dict(imgs=batch(2)['imgs']), mode='predict')) == {'frames'}
+
+
+@pytest.mark.parametrize('mode', ['mug', 'mean', 'wti'])
+def test_score_is_the_head_on_every_pair(mode):
+    """``score`` of separately encoded captions and videos == the model's own forward on
+    each (caption, video) pair."""
+    model = build(mode).eval()
+    data = batch(4)
+    with torch.no_grad():
+        scores = model.score(model.encode_text(data['text'][:3]), model.encode_video(data['imgs']))
+        assert scores.shape == (3, 4)
+        for i in range(3):
+            for j in range(4):
+                pair = dict(imgs=data['imgs'][j:j + 1], text=data['text'][i:i + 1])
+                torch.testing.assert_close(scores[i, j], model(pair, mode='tensor')[0, 0])
 
 
 def _ddp_worker(rank, world, port, results):

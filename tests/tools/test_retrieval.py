@@ -29,12 +29,21 @@ def test_retrieval_recipes(family, name):
     # one CLIP for both towers, so they cannot differ (the official code's bug #16)
     assert model.clip.arch == arch and 'arch' not in model.backbone
     assert model.head.mode == ('mug' if family == 'mugstan' else 'mean')
-    assert cfg.val_evaluator.head.mode == model.head.mode
+    # the model's head is the only scorer; videos and captions are encoded once each
+    assert cfg.val_evaluator == dict(type='TextVideoRetrievalMetric') == cfg.test_evaluator
+    assert cfg.val_cfg.type == 'VideoTextRetrievalValLoop'
+    assert cfg.test_cfg.type == 'VideoTextRetrievalTestLoop'
     didemo = name.startswith('didemo')
     frames, tokens = (64, 64) if didemo else (12, 32)
     pipeline = cfg.train_dataloader.dataset.pipeline
     assert next(t for t in pipeline if t['type'] == 'UniformSample')['clip_len'] == frames
     assert next(t for t in pipeline if t['type'] == 'OpenCLIPTokenize')['context_length'] == tokens
+    test = cfg.test_dataloader.dataset
+    assert test.test_mode and not any(t['type'] == 'OpenCLIPTokenize' for t in test.pipeline)
+    assert next(t for t in test.pipeline if t['type'] == 'UniformSample')['clip_len'] == frames
+    tokenize = next(t for t in test.caption_pipeline if t['type'] == 'OpenCLIPTokenize')
+    assert tokenize['context_length'] == tokens
+    assert test.get('concat_captions', False) == didemo
     assert cfg.train_dataloader.dataset.get('concat_captions', False) == didemo
     opt = cfg.optim_wrapper
     assert opt.optimizer.lr == 2e-6 and opt.optimizer.weight_decay == 0.02
@@ -149,16 +158,56 @@ def test_train_and_test_retrieval_beats_chance(synthetic_motion, tmp_path, share
 
 def test_caption_dataset_reads_mmaction_format(shared_data):
     from mmstan.datasets import VideoCaptionDataset
-    ds = VideoCaptionDataset(ann_file=osp.join(shared_data, 'annotations', 'video_text_test_list.json'),
-                             data_prefix=dict(video=shared_data), pipeline=[], test_mode=True)
-    assert len(ds) == 2
-    info = [ds.get_data_info(i) for i in range(2)]
+    ann = osp.join(shared_data, 'annotations', 'video_text_test_list.json')
+    expected = json.load(open(ann))  # mmaction2's own file: {video: [captions]}
+    pairs = VideoCaptionDataset(ann_file=ann, data_prefix=dict(video=shared_data), pipeline=[])
+    assert len(pairs) == sum(len(c) for c in expected.values())
+    info = [pairs.get_data_info(i) for i in range(len(pairs))]
     assert {i['video_id'] for i in info} == {0} and info[0]['filename'].endswith('test.mp4')
-    concat = VideoCaptionDataset(ann_file=osp.join(shared_data, 'annotations',
-                                                   'video_text_test_list.json'),
-                                 data_prefix=dict(video=shared_data), pipeline=[],
-                                 concat_captions=True)
-    assert len(concat) == 1 and 'swimming pool A person' in concat.get_data_info(0)['text']
+    # test mode: one sample per video, its captions listed once (ground truth for the metric)
+    videos = VideoCaptionDataset(ann_file=ann, data_prefix=dict(video=shared_data), pipeline=[],
+                                 test_mode=True)
+    assert len(videos) == len(expected) == 1 and videos.get_data_info(0)['video_id'] == 0
+    captions, owner = videos.caption_list()
+    assert captions == list(expected.values())[0] and owner == [0] * len(captions)
+    concat = VideoCaptionDataset(ann_file=ann, data_prefix=dict(video=shared_data), pipeline=[],
+                                 concat_captions=True, test_mode=True)
+    assert concat.caption_list() == ([' '.join(list(expected.values())[0])], [0])
+    assert 'swimming pool A person' in concat.caption_list()[0][0]
+
+
+def test_per_video_layout_ground_truth_and_query_bank(tmp_path):
+    """Several captions per video (MSVD), unreadable videos dropped with their captions,
+    and a QB-Norm query bank read from the training annotation."""
+    from mmstan.datasets import VideoCaptionDataset
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    from make_synthetic_retrieval import main as make
+    make(['--out', str(tmp_path), '--num-train', '3', '--num-test', '4', '--captions', '2'])
+    test = json.load(open(tmp_path / 'test.json'))
+    os.remove(tmp_path / 'videos' / list(test)[1])  # a missing video
+    tokenize = [dict(type='OpenCLIPTokenize', context_length=16),
+                dict(type='PackActionInputs', collect_keys=('text', ))]
+    ds = VideoCaptionDataset(ann_file='test.json', data_root=str(tmp_path), data_prefix=dict(video='videos'),
+                             pipeline=[], caption_pipeline=tokenize, test_mode=True,
+                             query_bank=dict(ann_file='train.json', max_captions=4))
+    kept = [v for i, v in enumerate(test) if i != 1]
+    assert [ds.get_data_info(i)['filename'] for i in range(len(ds))] == [
+        osp.join(str(tmp_path), 'videos', v) for v in kept]
+    captions, owner = ds.caption_list()
+    assert captions == [c for v in kept for c in test[v]] and owner == [0, 0, 1, 1, 2, 2]
+    item = ds.caption_dataset(captions)[3]
+    assert item['inputs']['text'].shape == (16, )
+    train = [c for caps in json.load(open(tmp_path / 'train.json')).values() for c in caps]
+    assert ds.query_bank_captions() == [train[0], train[1], train[3], train[4]]  # 6 -> 4, evenly
+
+
+def test_test_pipeline_must_not_tokenize(tmp_path):
+    from mmstan.datasets import VideoCaptionDataset
+    ann = tmp_path / 'test.json'
+    ann.write_text('{"a.mp4": ["a cat"]}')
+    with pytest.raises(UserError, match='caption_pipeline'):
+        VideoCaptionDataset(ann_file=str(ann), pipeline=[dict(type='OpenCLIPTokenize')],
+                            test_mode=True, check_videos=False)
 
 
 def test_caption_dataset_errors(tmp_path):

@@ -8,5 +8,5 @@ train_dataloader = dict(batch_size=32, dataset=dict(
     data_root='data/webvid', ann_file='results_2M_train.json',
     pipeline=with_step_args(_base_.train_pipeline, 'OpenCLIPTokenize', context_length=context_length)))
 val_dataloader = dict(dataset=dict(
-    pipeline=with_step_args(_base_.test_pipeline, 'OpenCLIPTokenize', context_length=context_length)))
+    caption_pipeline=with_step_args(_base_.caption_pipeline, 'OpenCLIPTokenize', context_length=context_length)))
 test_dataloader = val_dataloader

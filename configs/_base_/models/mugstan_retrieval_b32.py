@@ -2,5 +2,3 @@
 _base_ = ['./stan_retrieval_b32.py']
 
 model = dict(head=dict(type='MugHead', mode='mug'))
-val_evaluator = dict(head=dict(type='MugHead', mode='mug'))
-test_evaluator = val_evaluator

@@ -9,6 +9,3 @@ model = dict(
     head=dict(type='MugHead', mode='mean'),
     logit_scale=100.0,
     data_preprocessor={{_base_.retrieval_preprocessor}})
-# The metric scores the gallery with the same head as the model.
-val_evaluator = dict(type='TextVideoRetrievalMetric', head=model['head'])
-test_evaluator = val_evaluator

@@ -7,8 +7,6 @@ _base_ = ['../default_runtime.py']
 
 max_epochs = 5
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-6, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.02),

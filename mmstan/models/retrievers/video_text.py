@@ -1,7 +1,7 @@
 """Video-text retrieval model: video tower (CLIP-STAN or mean pooling) + CLIP text tower
 + similarity head (Mug or its ablations), trained with symmetric InfoNCE."""
 import math
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmaction.registry import MODELS
@@ -28,6 +28,9 @@ class VideoTextRetriever(BaseModel):
         data_preprocessor: ``MultiModalDataPreprocessor`` config (``imgs`` and ``text``).
 
     Inputs: ``dict(imgs=[B, 1, 3, T, H, W], text=[B, K])``.
+
+    Public encode / score API (used by the retrieval loops and tools/search.py):
+    :meth:`encode_video`, :meth:`encode_text`, :meth:`score`.
     """
 
     def __init__(self, clip: dict, backbone: dict, text_frozen_layers: int = 0,
@@ -45,19 +48,52 @@ class VideoTextRetriever(BaseModel):
         else:
             self.register_buffer('log_logit_scale', log_scale)
 
+    # ---- the encode / score API (test-time retrieval, tools/search.py) ----------------
+    # Encode each video and each caption once, keep the features, score any set of
+    # captions against any set of videos with the model's own head:
+    #     frames = model.encode_video(imgs)            # [N, T, E]
+    #     text = model.encode_text(token_ids)          # (pooled [M, E], tokens [M, K, E], mask [M, K])
+    #     scores = model.score(text, frames)           # [M, N], bounded memory
+
     def encode_video(self, imgs: Tensor) -> Tensor:
-        """``[B, 1, 3, T, H, W]`` (or ``[B, 3, T, H, W]``) -> frames ``[B, T, E]``."""
+        """Video features: ``[B, 1, 3, T, H, W]`` (or ``[B, 3, T, H, W]``) normalised
+        pixels -> frame embeddings ``[B, T, E]`` (what :meth:`score` takes)."""
         if imgs.dim() == 6:
             assert imgs.shape[1] == 1, 'one clip per video: use num_clips=1 for retrieval'
             imgs = imgs[:, 0]
         return self.backbone(imgs)
 
-    def encode_text(self, text: Tensor):
-        """``[B, K]`` token ids -> ``(pooled [B, E], tokens [B, K, E], mask [B, K])``."""
+    def encode_text(self, text: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Caption features: ``[M, K]`` token ids -> ``(pooled [M, E], tokens [M, K, E],
+        mask [M, K])`` (what :meth:`score` takes)."""
         return self.text_encoder(text)
+
+    @torch.no_grad()
+    def score(self, text: Tuple[Tensor, Tensor, Tensor], frames: Tensor) -> Tensor:
+        """Scores of M captions (``encode_text``'s output) with N videos (``encode_video``'s
+        ``[N, T, E]``): ``[M, N]``, from the model's own head (learned weights included),
+        computed in blocks of bounded memory (``MugHead.gallery``), for any M and N."""
+        pooled, tokens, mask = text
+        return self.head.gallery(tokens, mask, pooled, frames)
 
     def forward(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
+        """Modes:
+
+        - ``'loss'``: ``inputs`` has ``imgs`` and ``text`` of B pairs (features all-gathered
+          across ranks with gradients); symmetric InfoNCE.
+        - ``'tensor'``: the ``[B, B]`` scores of the batch's captions with its videos.
+        - ``'predict'`` (``test_step``): the features of whichever of ``imgs`` / ``text`` the
+          batch has, ``dict(frames=[B, T, E])`` and/or ``dict(pooled=..., tokens=...,
+          mask=...)``; the retrieval loops score them with :meth:`score`.
+        """
+        if mode == 'predict':
+            feats = {}
+            if 'imgs' in inputs:
+                feats['frames'] = self.encode_video(inputs['imgs'])
+            if 'text' in inputs:
+                feats['pooled'], feats['tokens'], feats['mask'] = self.encode_text(inputs['text'])
+            return feats
         frames = self.encode_video(inputs['imgs'])
         pooled, tokens, mask = self.encode_text(inputs['text'])
         if mode == 'tensor':
@@ -67,9 +103,4 @@ class VideoTextRetriever(BaseModel):
             scores = self.head(tokens, mask, pooled, frames)
             loss_t2v, loss_v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
             return dict(loss_t2v=loss_t2v, loss_v2t=loss_v2t)  # summed by mmengine: eq. 19
-        if mode == 'predict':
-            for i, sample in enumerate(data_samples):
-                sample.embeddings = dict(frames=frames[i], tokens=tokens[i], mask=mask[i],
-                                         pooled=pooled[i])
-            return data_samples
         raise ValueError(f'mode must be tensor, loss or predict, got {mode!r}')
