@@ -7,7 +7,7 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ..clip import CLIPVision, shared_or_new_clip
+from ..clip import CLIPVision, resample_pos_embed, shared_or_new_clip
 from ..clip.weights import ArchType
 from .clip_mean_pool import frames_of
 from .stan import PRESETS, STANBranch
@@ -32,6 +32,20 @@ def feeding_layers(num_clip_layers: int, num_layers: int, interval: int = 1,
 @MODELS.register_module()
 class CLIPSTAN(BaseModule):
     """CLIP vision tower + STAN branch.
+
+    Detection (``output='feature_map'``, e.g. inside mmdet's ``FastRCNN`` as
+    ``type='mmaction.CLIPSTAN'``): the map is the *fused* last layer, CLIP's last-block
+    patch tokens plus the STAN branch's patch tokens ([M] eq. 10), one ``h x w`` map per
+    frame with stride = the patch size (16 for B/16, 32 for B/32, 14 for L/14). Not
+    CLIP's patches alone: [M] §III-D puts "ROIAlign with MaxPooling ... in the last
+    layer", and the last layer of the Mug-STAN video encoder *is* the fused output of eq.
+    10; §IV-B credits STAN with +4.4 mAP over bare CLIP (25.9) on AVA, which a head
+    reading CLIP-only patches could not show (the branch would not even get a gradient).
+    The tokens go through CLIP's final LayerNorm ``ln_post``, as VideoMAE's feature map
+    (the AVA pipeline [M] follows) goes through its final norm. ``input_resolution`` resamples
+    both position grids (CLIP's and the branch's) to the detection crop (256 for AVA), and
+    a checkpoint trained at another resolution (e.g. a 224 px K400 model given as
+    ``load_from``) has its grids resampled bicubically on load.
 
     Args:
         arch: open_clip architecture name (``ViT-B-32``, ``ViT-B-16``, ``ViT-L-14``,
@@ -93,6 +107,29 @@ class CLIPSTAN(BaseModule):
             clip_embeddings=(self.clip.class_embedding.data, self.clip.positional_embedding.data),
             grad_checkpointing=grad_checkpointing,
             **choices)
+
+    @property
+    def feat_stride(self) -> int:
+        """Pixels per feature-map cell of ``output='feature_map'`` (the patch size)."""
+        return self.clip.patch_size
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        """Resample position grids of another resolution in ``state_dict`` (in place) to
+        this model's grid before loading (a 224 px K400 checkpoint into the 256 px AVA
+        detector); torch and mmengine then load the children from the changed dict."""
+        names = {id(p): n for n, p in self.named_parameters()}
+        grid = self.clip.grid_size
+        for param, has_cls in ((self.clip.positional_embedding, True),
+                               (self.stan.spatial_pos, False)):
+            key = prefix + names[id(param)]
+            value = state_dict.get(key)
+            if value is None or value.shape == param.shape or value.dim() != 2:
+                continue
+            if not has_cls:  # a dummy [CLS] row: resample_pos_embed keeps row 0 as is
+                value = torch.cat([value[:1], value])
+            value = resample_pos_embed(value, grid)
+            state_dict[key] = value if has_cls else value[1:]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def init_weights(self) -> None:
         """Weights come from CLIP and the branch's own initialisation; nothing to redo."""

@@ -122,7 +122,12 @@ class CLIPVision(nn.Module):
         return pooled
 
     def patch_map(self, tokens: Tensor) -> Tensor:
-        """Patch tokens as a feature map: ``[N, 1+L, D] -> [N, D, h, w]``."""
+        """Patch tokens as a feature map: ``[N, 1+L, D] -> [N, D, h, w]``, through CLIP's
+        final LayerNorm ``ln_post`` (what open_clip's ``forward_intermediates(...,
+        normalize_intermediates=True)`` gives for the last block). CoCa's ``ln_post``
+        follows its attentional pooler (another width), so CoCa patches stay as they are."""
         h, w = self.grid_size
         patches = tokens[:, 1:]
+        if getattr(self.visual, 'attn_pool', None) is None:
+            patches = self.visual.ln_post(patches)
         return patches.transpose(1, 2).reshape(patches.shape[0], self.width, h, w)
