@@ -37,7 +37,8 @@ def synthetic_motion(tmp_path_factory):
 def shared_data():
     """mmaction2's reference test data, when present."""
     if not osp.isdir(SHARED_DATA):
-        pytest.skip(f'mmaction2 reference test data (videos, AVA annotations) missing: no folder {SHARED_DATA}')
+        pytest.skip('mmaction2 reference test data (videos, AVA annotations) missing: '
+                    f'no folder {SHARED_DATA}')
     return SHARED_DATA
 
 

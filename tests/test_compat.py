@@ -21,11 +21,11 @@ def test_mmaction_models_import_with_drn_stub():
 def test_stack_imports():
     import mmcv.ops  # noqa: F401
     import mmdet.models  # noqa: F401
+    from mmaction.models.roi_heads import AVARoIHead
     from mmaction.registry import MODELS
 
     # mmaction2's AVA heads are registered into mmdet's registry once mmaction.models loads
     from mmdet.registry import MODELS as MMDET_MODELS
-    from mmaction.models.roi_heads import AVARoIHead
 
     from mmstan.models.backbones import CLIPMeanPool
     assert MMDET_MODELS.get('AVARoIHead') is AVARoIHead

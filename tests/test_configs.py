@@ -13,7 +13,8 @@ from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 
-from conftest import ROOT, TINY_ARCH as TWO_LAYERS
+from conftest import ROOT
+from conftest import TINY_ARCH as TWO_LAYERS
 
 #: The tiny CLIP with enough vision blocks for the configs' K (up to 6) STAN layers.
 TINY_ARCH = dict(TWO_LAYERS, vision_cfg=dict(TWO_LAYERS['vision_cfg'], layers=6))

@@ -61,14 +61,15 @@ def mean_pool_cfg(cfg: Config) -> Config:
 
 
 def caption_tokens(cfg: Config) -> Optional[torch.Tensor]:
-    """``[1, K]`` token ids of one caption for a retrieval config (K from the test
-    pipeline's ``OpenCLIPTokenize``), or None for a recognition config."""
+    """``[1, K]`` token ids of one caption for a retrieval config (K from the test set's
+    ``OpenCLIPTokenize``, in its caption or video pipeline), or None for a recognition config."""
     if cfg.model.get('type') != 'VideoTextRetriever':
         return None
     import open_clip
 
-    pipeline = cfg.test_dataloader.dataset.pipeline
-    length = next((t.get('context_length', 32) for t in pipeline if t['type'] == 'OpenCLIPTokenize'), 32)
+    dataset = cfg.test_dataloader.dataset
+    steps = list(dataset.get('caption_pipeline') or []) + list(dataset.pipeline)
+    length = next((t.get('context_length', 32) for t in steps if t['type'] == 'OpenCLIPTokenize'), 32)
     return open_clip.tokenize(['a person is doing something in the video'], context_length=length)
 
 

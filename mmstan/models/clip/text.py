@@ -8,8 +8,8 @@ back to a ``TextTransformer`` shell. open_clip therefore does the embedding, the
 """
 from typing import Tuple
 
-from open_clip.transformer import TextTransformer
 import torch.nn.functional as F
+from open_clip.transformer import TextTransformer
 from torch import Tensor, nn
 
 from .blocks import block_heads, block_width
