@@ -103,3 +103,69 @@ def test_zero_shot_takes_both_towers_from_one_retriever_checkpoint(tiny_arch, tm
     video = torch.randn(1, 3, 4, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(recognizer.backbone(video), retriever.backbone(video))
+
+
+def _weight_paths(node, found):
+    """Every string of a nested config that looks like a weights file or URL."""
+    if isinstance(node, dict):
+        for value in node.values():
+            _weight_paths(value, found)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _weight_paths(value, found)
+    elif isinstance(node, str) and (node.endswith(('.pth', '.pt', '.bin', '.safetensors'))
+                                    or '://' in node):
+        found.append(node)
+    return found
+
+
+@pytest.mark.parametrize('name', ['zeroshot_k400', 'zeroshot_ucf101', 'zeroshot_hmdb51'])
+def test_zero_shot_configs_name_no_second_checkpoint(name):
+    """The model config takes no weights of its own: everything comes from the one
+    checkpoint given to tools/test.py."""
+    cfg = Config.fromfile(osp.join(ROOT, f'configs/mugstan/{name}.py'))
+    assert cfg.model.type == 'CLIPRecognizer'
+    assert cfg.model.clip.get('pretrained') is None
+    assert _weight_paths(cfg.model.to_dict(), []) == []
+    assert cfg.get('load_from') is None
+
+
+def test_changing_the_checkpoint_changes_the_class_embeddings(tiny_arch, tmp_path):
+    """Two retriever checkpoints that differ only in their text towers, loaded as
+    tools/test.py loads them (mmengine's load_checkpoint): the class embeddings follow the
+    file, also when one model loads both in turn."""
+    import open_clip
+    import torch.nn.functional as F
+    from mmengine.runner import load_checkpoint, save_checkpoint
+
+    names = ['moving left', 'moving right', 'moving up']
+    torch.manual_seed(0)
+    retriever = MODELS.build(dict(type='VideoTextRetriever', clip=dict(arch=tiny_arch),
+                                  backbone=dict(type='CLIPSTAN', input_resolution=32, num_layers=2,
+                                                num_frames=12),
+                                  head=dict(type='MugHead', mode='mug'))).eval()
+    first, second = str(tmp_path / 'a.pth'), str(tmp_path / 'b.pth')
+    save_checkpoint(retriever.state_dict(), first)
+    state = retriever.state_dict()
+    state['text_encoder.text.ln_final.bias'] = torch.randn(state['text_encoder.text.ln_final.bias'].shape)
+    save_checkpoint(state, second)
+
+    def text_of(path):
+        retriever.load_state_dict(torch.load(path, weights_only=True))
+        with torch.no_grad():
+            pooled, _, _ = retriever.text_encoder(open_clip.tokenize(names, context_length=32))
+        return F.normalize(pooled, dim=-1)
+
+    recognizer = _zero_shot_recognizer(tiny_arch, names).eval()
+    load_checkpoint(recognizer, first, strict=True)
+    from_first = recognizer.cls_head.class_embeddings.clone()
+    load_checkpoint(recognizer, second, strict=True)
+    from_second = recognizer.cls_head.class_embeddings.clone()
+    torch.testing.assert_close(from_first, text_of(first))
+    torch.testing.assert_close(from_second, text_of(second))
+    assert (from_first - from_second).abs().max() > 1e-2
+    video = torch.randn(1, 3, 12, 32, 32)
+    with torch.no_grad():  # the video tower is the same in both files: only the text moved
+        scores = recognizer.cls_head(recognizer.backbone(video))
+        load_checkpoint(recognizer, first, strict=True)
+        assert not torch.allclose(scores, recognizer.cls_head(recognizer.backbone(video)))

@@ -289,3 +289,35 @@ def test_tools_test_with_url(server, torch_home, cache, synthetic_motion, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'acc/top1' in proc.stdout + proc.stderr
     assert os.listdir(cache) == [name] and len(requests) == 1
+
+
+def test_clip_pretrained_url(server, cache, tiny_arch):
+    """``model.clip.pretrained=URL`` and a backbone's ``pretrained=URL``: the CLIP file is
+    downloaded once, verified, and its weights are the towers' weights; a tampered copy
+    is refused before anything loads."""
+    from mmaction.registry import MODELS
+
+    from mmstan.models.clip import load_clip
+
+    base, www, requests = server
+    torch.manual_seed(3)
+    state = load_clip(tiny_arch).state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    name = publish(www, 'tiny_clip', buffer.getvalue())
+    url = f'{base}/{name}'
+    retriever = MODELS.build(dict(type='VideoTextRetriever', clip=dict(arch=tiny_arch, pretrained=url),
+                                  backbone=dict(type='CLIPSTAN', input_resolution=32, num_layers=1)))
+    assert torch.equal(retriever.backbone.clip.visual.conv1.weight, state['visual.conv1.weight'])
+    assert torch.equal(retriever.text_encoder.text.token_embedding.weight, state['token_embedding.weight'])
+    backbone = MODELS.build(dict(type='CLIPMeanPool', arch=tiny_arch, pretrained=url))
+    assert torch.equal(backbone.clip.visual.proj, state['visual.proj'])
+    assert os.listdir(cache) == [name] and len(requests) == 1  # the second build used the cache
+
+    tampered = bytearray(buffer.getvalue())
+    tampered[len(tampered) // 3] ^= 0xFF
+    bad = f'bad_clip-{name.rsplit("-", 1)[1]}'
+    (www / bad).write_bytes(bytes(tampered))
+    with pytest.raises(UserError, match='checksum mismatch'):
+        MODELS.build(dict(type='CLIPMeanPool', arch=tiny_arch, pretrained=f'{base}/{bad}'))
+    assert os.listdir(cache) == [name]

@@ -2,11 +2,14 @@
 
 ``arch`` names an open_clip model config (``'ViT-B-16'``, ``'coca_ViT-B-32'``, ...) or is
 a dict of ``open_clip.CLIP`` arguments (``embed_dim``, ``vision_cfg``, ``text_cfg``), or of
-``open_clip.CoCa`` arguments (with ``multimodal_cfg``), for small custom models. ``pretrained`` is ``None`` (random init), a local file (open_clip or
-OpenAI format, plain or TorchScript, optionally wrapped in ``state_dict``), or an
-open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) which needs network.
+``open_clip.CoCa`` arguments (with ``multimodal_cfg``), for small custom models.
+``pretrained`` is ``None`` (random init), a local file (open_clip or OpenAI format, plain
+or TorchScript, optionally wrapped in ``state_dict``), an ``http(s)://`` URL of such a file
+(downloaded once into the torch hub cache and verified by :mod:`mmstan.utils.download`), or
+an open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) which needs network.
 """
 import os
+import zipfile
 from typing import Optional, Union
 
 import open_clip
@@ -14,17 +17,27 @@ import torch
 from torch import nn
 
 from mmstan.errors import UserError
+from mmstan.utils.download import fetch_checkpoint, is_url
 from mmstan.utils.paths import require_file
 
 ArchType = Union[str, dict]
 
 #: Keys an OpenAI CLIP state dict carries that are not parameters.
-_OPENAI_META_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+OPENAI_META_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 
 
 def _looks_like_path(pretrained: str) -> bool:
     return (os.sep in pretrained or pretrained.startswith('.')
             or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')))
+
+
+def is_torchscript(path: str) -> bool:
+    """True for a TorchScript archive (a zip with compiled ``code/`` and ``constants.pkl``),
+    which ``torch.load(weights_only=True)`` cannot read."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith('/constants.pkl') for name in archive.namelist())
 
 
 def read_state_dict(path: str, missing_hint: str = 'download it (see README "Pretrained '
@@ -40,11 +53,10 @@ def read_state_dict(path: str, missing_hint: str = 'download it (see README "Pre
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         state = load_file(path)
+    elif is_torchscript(path):  # OpenAI's released .pt files are TorchScript archives
+        state = torch.jit.load(path, map_location='cpu').state_dict()
     else:
-        try:  # OpenAI's released .pt files are TorchScript archives
-            state = torch.jit.load(path, map_location='cpu').state_dict()
-        except RuntimeError:
-            state = torch.load(path, map_location='cpu', weights_only=True)
+        state = torch.load(path, map_location='cpu', weights_only=True)
     for key in ('state_dict', 'model'):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]
@@ -96,14 +108,17 @@ def load_clip_from_config(clip: dict, key: str) -> nn.Module:
 
 
 def load_clip(arch: ArchType, pretrained: Optional[str] = None) -> nn.Module:
-    """Create the open_clip model ``arch`` and load ``pretrained`` weights into it."""
+    """Create the open_clip model ``arch`` and load ``pretrained`` weights into it
+    (``None``, a local file, an ``http(s)://`` URL of a file, or an open_clip tag)."""
     if pretrained is None:
         return create_clip(arch)
+    if is_url(pretrained):
+        pretrained = fetch_checkpoint(pretrained)
     if os.path.isfile(pretrained) or _looks_like_path(pretrained):
         state = read_state_dict(pretrained)
         openai = is_openai_format(state)
         model = create_clip(arch, quick_gelu=openai)
-        for key in _OPENAI_META_KEYS:
+        for key in OPENAI_META_KEYS:
             state.pop(key, None)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
