@@ -65,8 +65,14 @@ def _device(name):
 
 
 def build_index(args) -> None:
-    from mmstan.search import (SearchModel, checkpoint_identity, index_meta, index_videos,
-                               videos_in_annotation, videos_in_folder)
+    from mmstan.search import (
+        SearchModel,
+        checkpoint_identity,
+        index_meta,
+        index_videos,
+        videos_in_annotation,
+        videos_in_folder,
+    )
 
     cfg = load_config(args.config, args.cfg_options)
     require_checkpoint(args.checkpoint)

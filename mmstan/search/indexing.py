@@ -72,7 +72,8 @@ class _VideoFiles(torch.utils.data.Dataset):
         except READ_ERRORS as err:
             if not is_read_error(err):
                 raise
-            return key, None, f'{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ""}'
+            first_line = (str(err).strip().splitlines() or [''])[0]
+            return key, None, f'{type(err).__name__}: {first_line}'
 
 
 def _as_list(batch):

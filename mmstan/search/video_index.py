@@ -19,6 +19,7 @@ ids (FAISS ids) are positions in the manifest's shard order.
 import json
 import os
 import os.path as osp
+import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,6 +29,9 @@ from mmstan.errors import UserError
 MANIFEST = 'manifest.json'
 FAISS_FILE = 'pooled.faiss'
 FORMAT_VERSION = 1
+
+
+_TEMPORARY = re.compile(r'\.tmp\d+$')
 
 
 def _atomic_write(path: str, write: Callable) -> None:
@@ -101,6 +105,9 @@ class VideoIndex:
         ``config_text`` is saved as ``config.py``; ``info`` (e.g. the checkpoint's path)
         is kept in the manifest and updated on resume, but not compared."""
         if osp.isfile(osp.join(root, MANIFEST)):
+            for name in os.listdir(root):  # temporaries of a killed run (_atomic_write)
+                if _TEMPORARY.search(name):
+                    os.remove(osp.join(root, name))
             index = cls.open(root)
             if index.meta != meta:
                 changed = sorted(k for k in set(meta) | set(index.meta)

@@ -9,10 +9,21 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from tiny_model import CONFIG, load_search_model, save_tiny_checkpoint
 
-from mmstan.search import (VideoIndex, evaluate_index, index_meta, index_videos,
-                           videos_in_annotation, videos_in_folder)
-from tiny_model import CONFIG, search_model, tiny_checkpoint  # noqa: F401  (fixtures)
+from mmstan.search import (
+    VideoIndex,
+    evaluate_index,
+    index_meta,
+    index_videos,
+    videos_in_annotation,
+    videos_in_folder,
+)
+
+
+@pytest.fixture(scope='module')
+def search_model(tmp_path_factory):
+    return load_search_model(save_tiny_checkpoint(str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')))
 
 
 def _index(root, model, videos, **kwargs):
@@ -114,6 +125,9 @@ def test_two_stage_r1_equals_exact_at_rerank_50(search_model, synthetic_motion, 
     assert (ev.videos, ev.captions, ev.rerank) == (80, 240, 50)
     print(f'exact {ev.exact}\ntwo-stage {ev.two_stage}\nexact top-1 kept: {ev.top1_found:.1f}%')
     assert ev.two_stage['t2v/R1'] == ev.exact['t2v/R1']
+    # whenever stage 1 keeps a caption's exact best video, the two-stage top-1 is that video
+    assert ev.kept.sum() >= 0.5 * ev.captions
+    np.testing.assert_array_equal(ev.best['two_stage'][ev.kept], ev.best['exact'][ev.kept])
     everything = evaluate_index(index, search_model, ann, rerank=80)
     assert everything.top1_found == 100.0
     for key, value in everything.exact.items():

@@ -5,8 +5,7 @@ import torch
 
 from mmstan.evaluation.retrieval_metric import ranks_of
 from mmstan.models.heads import MugHead
-from mmstan.search import (VideoIndex, candidates, search, text_vectors, two_stage_matrix,
-                           video_vectors)
+from mmstan.search import VideoIndex, candidates, search, text_vectors, two_stage_matrix, video_vectors
 
 N, T, E, K = 40, 4, 16, 6
 

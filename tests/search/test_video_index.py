@@ -38,6 +38,7 @@ def test_uncommitted_shard_files_are_ignored_and_overwritten(tmp_path):
     index.append(['a', 'b'], *_rand(2, seed=1))
     np.save(tmp_path / 'shard_00001.frames.npy', np.zeros((5, 3, 8), np.float32))
     (tmp_path / 'shard_00001.keys.json').write_text(json.dumps(list('vwxyz')))
+    (tmp_path / 'shard_00001.pooled.npy.tmp4242').write_bytes(b'half written')
     reopened = VideoIndex.create(str(tmp_path), META)
     assert reopened.keys == ['a', 'b']
     frames, pooled = _rand(1, seed=3)

@@ -86,11 +86,12 @@ def run(args) -> dict:
             if i >= 0:
                 one.append(1000 * timing.stage_one)
                 two.append(1000 * timing.stage_two)
+        every = torch.from_numpy(index.frames(range(len(index))))  # exact: all frames in memory
         for j in range(min(q, args.exact_queries)):
             t = time.perf_counter()
-            head.gallery(tokens[j:j + 1], mask[j:j + 1], pooled[j:j + 1],
-                         torch.from_numpy(index.frames(range(len(index)))))
+            head.gallery(tokens[j:j + 1], mask[j:j + 1], pooled[j:j + 1], every)
             exact.append(1000 * (time.perf_counter() - t))
+        del every
     result = dict(videos=args.videos, build_s=build_s, open_s=open_s,
                   stage_one_ms=statistics.median(one), stage_two_ms=statistics.median(two),
                   total_ms=statistics.median(a + b for a, b in zip(one, two)),
