@@ -28,7 +28,8 @@ def build_video_model(cfg: Config) -> nn.Module:
 def video_input_shape(cfg: Config) -> Tuple[int, int, int, int]:
     """``(C, T, H, W)`` of one test view: frames from the sampler, size from the crop."""
     pipeline = cfg.test_dataloader.dataset.pipeline
-    frames = next(t['clip_len'] for t in pipeline if t['type'] in ('UniformSample', 'SampleFrames'))
+    samplers = ('UniformSample', 'SampleFrames', 'SampleAVAFrames')
+    frames = next(t['clip_len'] for t in pipeline if t['type'] in samplers)
     crops = [t['crop_size'] for t in pipeline if 'crop_size' in t]
     size = crops[-1] if crops else cfg.model.backbone.get('input_resolution') or 224
     size = size if isinstance(size, int) else size[0]
