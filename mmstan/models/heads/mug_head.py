@@ -33,10 +33,10 @@ _MIN_NORMALISER = 1e-30
 #: Largest exponent the one-exponential path lets through: exp(70) * 70 * (tokens or
 #: frames summed) stays far below float32's 3.4e38.
 _MAX_EXPONENT = 70.0
-#: Default block size (elements of one ``[texts, K, T, videos]`` block): cache-sized on
-#: CPU, where every elementwise pass then stays in cache; large on GPUs, where a block
-#: must fill the device (about four float32 temporaries of this size live at once).
-DEFAULT_BLOCK = dict(cpu=2 ** 18, other=2 ** 25)
+#: Default block size (elements of one ``[texts, K, T, videos]`` block): on CPU, the
+#: about four float32 temporaries of a block fit the last-level cache, so every
+#: elementwise pass after the product stays in cache; on GPUs a block must fill the device.
+DEFAULT_BLOCK = dict(cpu=2 ** 20, other=2 ** 25)
 
 
 def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
@@ -57,19 +57,21 @@ def mug_block(x: Tensor, shift: float) -> Tensor:
 
     Args:
         x: ``[M, K, T, N]`` ``tau * c_j · v_i - shift`` for M texts of K real tokens and
-            N videos of T frames.
+            N videos of T frames (overwritten unless autograd needs it).
         shift: the constant subtracted.
 
     Returns: ``[M, N]`` ``tau * (c~ · v~)``.
     """
+    inplace = not (torch.is_grad_enabled() and x.requires_grad)  # gallery: reuse memory
     e = x.exp()
-    ex = e * x
     over_tokens, over_frames = e.sum(1), e.sum(2)                    # [M, T, N], [M, K, N]
     if min(over_tokens.min(), over_frames.min()) < _MIN_NORMALISER:
         return mug_block_two_softmax(x, shift)
+    ex = e.mul_(x) if inplace else e * x
     w = torch.softmax(ex.sum(1) / over_tokens, dim=1)                 # (11-13) [M, T, N]
     w_prime = torch.softmax(ex.sum(2) / over_frames, dim=1)           # (15-17) [M, K, N]
-    return ((x * w[:, None]).sum(2) * w_prime).sum(1) + shift        # (14, 18)
+    xw = x.mul_(w[:, None]) if inplace else x * w[:, None]
+    return (xw.sum(2) * w_prime).sum(1) + shift                       # (14, 18)
 
 
 def mug_block_two_softmax(x: Tensor, shift: float) -> Tensor:
@@ -94,7 +96,7 @@ def _length_groups(mask: Tensor) -> List[Tuple[int, Tensor, Tensor]]:
 
 #: Texts are packed (normalised, real tokens only) a super-chunk of at most this many
 #: token-embedding elements at a time.
-_PACKED_ELEMENTS = 2 ** 24
+_PACKED_ELEMENTS = 2 ** 23
 
 
 def _iter_mug(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float,
@@ -115,12 +117,12 @@ def _iter_mug(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float
             if length == 0:
                 raise ValueError('Mug needs at least one real token per caption (a mask row '
                                  'is all False)')
-            chosen = tokens[t0 + texts[:, None], positions]            # [m, L, E] real tokens
-            scaled = F.normalize(chosen.to(dtype), dim=-1) * tau
+            chosen = tokens[t0 + texts[:, None], positions].to(dtype)   # [m, L, E] real tokens
             # x = tau * c·v - shift straight from the product: a column of -shift
             # against a column of ones
-            packed = torch.cat([scaled, scaled.new_full((*scaled.shape[:2], 1), -shift)], -1)
-            groups.append((length, t0 + texts, packed.reshape(-1, dim + 1)))
+            packed = chosen.new_full((len(texts), length, dim + 1), -shift)
+            packed[..., :dim] = F.normalize(chosen, dim=-1) * tau
+            groups.append((length, t0 + texts, packed.view(-1, dim + 1)))
         for v0 in range(0, num_videos, per_block):
             chunk = F.normalize(frames[v0:v0 + per_block].to(dtype), dim=-1)
             videos = chunk.shape[0]
