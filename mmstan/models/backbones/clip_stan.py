@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ..clip import CLIPVision, resample_pos_embed, shared_or_new_clip
+from ..clip.tube_mask import tube_keep_indices
 from ..clip.weights import ArchType
 from .clip_mean_pool import frames_of
 from .stan import PRESETS, STANBranch
@@ -57,6 +58,15 @@ class CLIPSTAN(BaseModule):
         layer_interval, last_layer: which CLIP blocks feed the branch (see
             :func:`feeding_layers`).
         temporal_module: ``'attention'`` (STAN-self) or ``'conv'`` (STAN-conv).
+        temporal_init: ``'zero_proj'`` (STAN, default) or ``'zero_qkv'`` (TVTSv2's
+            zero-initialised temporal attention), see :class:`stan.TemporalAttention`.
+        temporal_cls: TVTSv2's divided attention: the video [CLS] is a key of every
+            temporal attention (``'attention'`` module only).
+        tube_mask_ratio: TVTSv2's tube masking in training (0, 0.5 for B/16, 0.7 for
+            H/14 in [V] §4.1): each clip drops ``floor(ratio * h*w)`` patch positions,
+            the same in every frame, drawn per clip; the CLIP tower and the STAN branch
+            run on [CLS] + the kept patches only (removed, not zeroed), so compute falls
+            with the ratio. Off in eval mode. Not with ``output='feature_map'``.
         drop_path_rate: stochastic depth of the STAN layers (linear over K).
         pos_dropout: dropout of the branch's first-layer embeddings.
         temporal_pos_std: init std of the temporal position embedding.
@@ -74,7 +84,9 @@ class CLIPSTAN(BaseModule):
     def __init__(self, arch: Optional[ArchType] = None, pretrained: Optional[str] = None,
                  input_resolution: Optional[int] = None, num_frames: int = 8,
                  num_layers: int = 4, layer_interval: int = 1, last_layer: int = -1,
-                 temporal_module: str = 'attention', drop_path_rate: float = 0.1,
+                 temporal_module: str = 'attention', temporal_init: str = 'zero_proj',
+                 temporal_cls: bool = False, tube_mask_ratio: float = 0.0,
+                 drop_path_rate: float = 0.1,
                  pos_dropout: float = 0.0, temporal_pos_std: float = 0.02,
                  preset: str = 'paper', order: Optional[str] = None,
                  level_proj: Optional[bool] = None, input_style: Optional[str] = None,
@@ -84,6 +96,8 @@ class CLIPSTAN(BaseModule):
         if preset not in PRESETS:
             raise ValueError(f'preset must be one of {sorted(PRESETS)}, got {preset!r}')
         assert output in ('frames', 'feature_map'), f'unknown output {output!r}'
+        if tube_mask_ratio and output == 'feature_map':
+            raise ValueError('tube_mask_ratio drops patches; output=\'feature_map\' needs them all')
         choices = dict(PRESETS[preset])
         for key, value in dict(order=order, level_proj=level_proj, input_style=input_style).items():
             if value is not None:
@@ -93,6 +107,9 @@ class CLIPSTAN(BaseModule):
         self.clip.set_grad_checkpointing(grad_checkpointing)
         self.embed_dim = self.clip.embed_dim
         self.output = output
+        if not 0 <= tube_mask_ratio < 1:
+            raise ValueError(f'tube_mask_ratio must be in [0, 1), got {tube_mask_ratio}')
+        self.tube_mask_ratio = tube_mask_ratio
         self.feeding = feeding_layers(self.clip.num_layers, num_layers, layer_interval, last_layer)
         grid = self.clip.grid_size
         self.stan = STANBranch(
@@ -101,6 +118,8 @@ class CLIPSTAN(BaseModule):
             num_frames=num_frames,
             heads=self.clip.heads,
             temporal_module=temporal_module,
+            temporal_init=temporal_init,
+            temporal_cls=temporal_cls,
             drop_path_rate=drop_path_rate,
             pos_dropout=pos_dropout,
             temporal_pos_std=temporal_pos_std,
@@ -143,12 +162,22 @@ class CLIPSTAN(BaseModule):
         patch_part = tokens[:, :, 1:] + patches
         return torch.cat([cls_part, patch_part], dim=2).reshape_as(last)
 
-    def forward(self, video: Tensor) -> Tensor:
+    def forward(self, video: Tensor, keep: Optional[Tensor] = None) -> Tensor:
         """``[B, 3, T, H, W]`` -> ``[B, T, E]`` frame embeddings, or ``[B, D, T, h, w]``
-        with ``output='feature_map'``."""
+        with ``output='feature_map'``.
+
+        ``keep``: ``[B, K]`` patch positions each clip keeps in every frame (tube
+        masking); by default drawn at ``tube_mask_ratio`` in training, none dropped in
+        eval mode."""
         b, t = video.shape[0], video.shape[2]
-        last, levels = self.clip(frames_of(video), collect=self.feeding)
-        cls, patches = self.stan(levels, t)
+        if keep is None and self.training and self.tube_mask_ratio > 0:
+            grid = self.clip.grid_size
+            keep = tube_keep_indices(b, grid[0] * grid[1], self.tube_mask_ratio, video.device)
+        if keep is not None and self.output == 'feature_map':
+            raise ValueError("output='feature_map' needs every patch; do not pass keep")
+        frame_keep = None if keep is None else keep.repeat_interleave(t, dim=0)  # [B*T, K]
+        last, levels = self.clip(frames_of(video), collect=self.feeding, keep=frame_keep)
+        cls, patches = self.stan(levels, t, keep)
         fused = self.fuse(last, cls, patches)
         if self.output == 'feature_map':
             maps = self.clip.patch_map(fused)  # [B*T, D, h, w]

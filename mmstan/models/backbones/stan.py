@@ -11,10 +11,13 @@ Equations refer to the STAN paper [S] and Mug-STAN [M]:
 - intra-frame (spatial) module, [S] eq. 7: a CLIP residual block over each frame's
   patches plus a copy of the video [CLS], copies averaged back;
 - cross-frame (temporal) module, [S] eqs. 8-9, [M] eq. 9: self-attention over T per patch
-  with a zero-initialised output projection, or a 3x1x1 convolution bottleneck.
+  with a zero-initialised output projection, or a 3x1x1 convolution bottleneck;
+- TVTSv2 [V] options (§3.1, §3.3, App. C): the temporal attention's own weights
+  zero-initialised, the video [CLS] as a key of every temporal attention, and tube
+  masking (the branch runs on the patch positions the CLIP tower kept).
 """
 import copy
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +25,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..clip.blocks import attention_residual, block_width, mlp_residual
+from ..clip.tube_mask import gather_positions
 
 #: The two variants' structural choices. ``paper`` follows [S]/[M]; ``official`` matches
 #: the released code (github farewellthree/STAN) so its checkpoints can be converted.
@@ -94,25 +98,53 @@ class TemporalAttention(nn.Module):
         width: token width D.
         heads: attention heads.
         drop_path: stochastic depth on the residual branch.
+        init: which weights start at zero, both giving the identity at initialisation.
+            ``'zero_proj'`` ([M] eq. 9): the output projection; q, k, v start random, so
+            the first steps train only ``W_proj``. ``'zero_qkv'`` (TVTSv2 [V] App. C, Tab.
+            6: "initialize the parameters of the temporal self-attention module with
+            zeros"): q, k, v weights and biases, so attention starts uniform over frames
+            with zero values; the output projection's weight starts at ones and its bias
+            at zero, as in the released TVTSv2 code (``VarAttention(initialize='zeros')``),
+            because with every parameter zero no weight would ever get a gradient.
+        attend_cls: TVTSv2's divided attention ([V] App. C: "the [CLS] token is attended
+            in both temporal and spatial self-attention"): each patch position attends
+            over ``[video CLS, its T tokens]`` instead of its T tokens. The [CLS] itself is
+            updated by the intra-frame module, where it already attends to every frame.
     """
 
-    def __init__(self, width: int, heads: int, drop_path: float = 0.0):
+    def __init__(self, width: int, heads: int, drop_path: float = 0.0, init: str = 'zero_proj',
+                 attend_cls: bool = False):
         super().__init__()
         assert width % heads == 0, f'width {width} not divisible by {heads} heads'
         self.heads = heads
+        self.attend_cls = attend_cls
         self.norm = nn.LayerNorm(width)
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
-        nn.init.zeros_(self.proj.weight)
+        if init == 'zero_proj':
+            nn.init.zeros_(self.proj.weight)
+        elif init == 'zero_qkv':
+            nn.init.zeros_(self.qkv.weight)
+            nn.init.zeros_(self.qkv.bias)
+            nn.init.ones_(self.proj.weight)
+        else:
+            raise ValueError(f"temporal init must be 'zero_proj' or 'zero_qkv', got {init!r}")
         nn.init.zeros_(self.proj.bias)
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, patches: Tensor) -> Tensor:
-        """``[B, T, L, D] -> [B, T, L, D]``: each patch position attends over T."""
+    def forward(self, patches: Tensor, cls: Optional[Tensor] = None) -> Tensor:
+        """``patches [B, T, L, D] -> [B, T, L, D]``: each patch position attends over T
+        (and, with ``attend_cls``, over the video [CLS] ``cls [B, D]`` too)."""
         b, t, n, d = patches.shape
         y = patches.transpose(1, 2).reshape(b * n, t, d)
         q, k, v = self.qkv(self.norm(y)).reshape(b * n, t, 3, self.heads, d // self.heads).permute(
-            2, 0, 3, 1, 4)
+            2, 0, 3, 1, 4)  # each [B*L, heads, T, d/heads]
+        if self.attend_cls:
+            assert cls is not None, 'attend_cls=True needs the video [CLS]'
+            _, cls_k, cls_v = self.qkv(self.norm(cls)).reshape(b, 1, 3, self.heads, d // self.heads
+                                                               ).permute(2, 0, 3, 1, 4)
+            k = torch.cat([cls_k.repeat_interleave(n, dim=0), k], dim=2)
+            v = torch.cat([cls_v.repeat_interleave(n, dim=0), v], dim=2)
         attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b * n, t, d)
         y = y + self.drop_path(self.proj(attn))
         return y.reshape(b, n, t, d).transpose(1, 2)
@@ -146,10 +178,14 @@ class TemporalConv(nn.Module):
         return patches + self.drop_path(self.up(y))
 
 
-def build_temporal(kind: str, width: int, heads: int, drop_path: float) -> nn.Module:
+def build_temporal(kind: str, width: int, heads: int, drop_path: float,
+                   init: str = 'zero_proj', attend_cls: bool = False) -> nn.Module:
     if kind == 'attention':
-        return TemporalAttention(width, heads, drop_path)
+        return TemporalAttention(width, heads, drop_path, init=init, attend_cls=attend_cls)
     if kind == 'conv':
+        if init != 'zero_proj' or attend_cls:
+            raise ValueError("temporal_init and temporal_cls are options of "
+                             "temporal_module='attention'")
         return TemporalConv(width, drop_path=drop_path)
     raise ValueError(f"temporal_module must be 'attention' or 'conv', got {kind!r}")
 
@@ -168,11 +204,16 @@ class STANLayer(nn.Module):
     def forward(self, cls: Tensor, patches: Tensor) -> Tuple[Tensor, Tensor]:
         """``cls [B, D]``, ``patches [B, T, L, D]`` -> same shapes."""
         if self.order == 'temporal_spatial':
-            patches = self.temporal(patches)
+            patches = self._temporal(cls, patches)
         cls, patches = self.spatial(cls, patches)
         if self.order == 'spatial_temporal':
-            patches = self.temporal(patches)
+            patches = self._temporal(cls, patches)
         return cls, patches
+
+    def _temporal(self, cls: Tensor, patches: Tensor) -> Tensor:
+        if getattr(self.temporal, 'attend_cls', False):
+            return self.temporal(patches, cls)
+        return self.temporal(patches)
 
 
 class STANBranch(nn.Module):
@@ -188,6 +229,10 @@ class STANBranch(nn.Module):
             like the official ``STAN_time_embed = nn.Embedding(64, D)``.
         heads: attention heads of the temporal module.
         temporal_module: ``'attention'`` or ``'conv'``.
+        temporal_init: ``'zero_proj'`` (STAN) or ``'zero_qkv'`` (TVTSv2), see
+            :class:`TemporalAttention`.
+        temporal_cls: TVTSv2's [CLS] as a key of every temporal attention, see
+            :class:`TemporalAttention` (``attend_cls``).
         drop_path_rate: stochastic depth, increasing linearly from 0 over the K layers.
         pos_dropout: dropout on the first layer's embedded patches ([S] eq. 4).
         temporal_pos_std: std of the temporal position embedding's initialisation (0.02 as
@@ -208,7 +253,8 @@ class STANBranch(nn.Module):
     """
 
     def __init__(self, clip_blocks: Sequence[nn.Module], num_patches: int, num_frames: int,
-                 heads: int, temporal_module: str = 'attention', drop_path_rate: float = 0.1,
+                 heads: int, temporal_module: str = 'attention', temporal_init: str = 'zero_proj',
+                 temporal_cls: bool = False, drop_path_rate: float = 0.1,
                  pos_dropout: float = 0.0, temporal_pos_std: float = 0.02,
                  order: str = 'temporal_spatial',
                  level_proj: bool = True, input_style: str = 'paper',
@@ -219,7 +265,8 @@ class STANBranch(nn.Module):
         depth = len(clip_blocks)
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         self.layers = nn.ModuleList([
-            STANLayer(block, build_temporal(temporal_module, width, heads, rate), rate, order)
+            STANLayer(block, build_temporal(temporal_module, width, heads, rate, temporal_init,
+                                            temporal_cls), rate, order)
             for block, rate in zip(clip_blocks, rates)])
         self.level_proj = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)]) \
             if level_proj else None
@@ -251,8 +298,11 @@ class STANBranch(nn.Module):
             return pos
         return F.interpolate(pos.T[None], size=t, mode='linear', align_corners=True)[0].T
 
-    def embed_input(self, level: Tensor, t: int) -> Tuple[Tensor, Tensor]:
-        """First layer input, [S] eq. 4. ``[B*T, 1+L, D] -> cls [B, D], patches [B, T, L, D]``."""
+    def embed_input(self, level: Tensor, t: int, keep: Optional[Tensor] = None
+                    ) -> Tuple[Tensor, Tensor]:
+        """First layer input, [S] eq. 4. ``[B*T, 1+L, D] -> cls [B, D], patches [B, T, L, D]``;
+        with ``keep [B, K]`` (tube masking) the level holds the K kept positions of each
+        clip, ``[B*T, 1+K, D]``, and they get the spatial embeddings of those positions."""
         tokens = level.reshape(-1, t, *level.shape[1:])
         cls = tokens[:, :, 0].mean(dim=1)
         if self.input_style == 'official':
@@ -263,7 +313,9 @@ class STANBranch(nn.Module):
             time = self.temporal_pos[:t]
         else:
             time = self.temporal_embedding(t)
-        patches = tokens[:, :, 1:] + self.spatial_pos + time[:, None]
+        spatial = self.spatial_pos if keep is None else gather_positions(
+            self.spatial_pos.expand(keep.shape[0], -1, -1), keep)[:, None]  # [B, 1, K, D]
+        patches = tokens[:, :, 1:] + spatial + time[:, None]
         return cls, self.pos_dropout(patches)
 
     def merge_level(self, k: int, cls: Tensor, patches: Tensor, level: Tensor
@@ -276,18 +328,23 @@ class STANBranch(nn.Module):
             level_cls, level_patches = proj(level_cls), proj(level_patches)
         return cls + level_cls, patches + level_patches
 
-    def forward(self, levels: List[Tensor], t: int) -> Tuple[Tensor, Tensor]:
+    def forward(self, levels: List[Tensor], t: int, keep: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor]:
         """Run the branch.
 
         Args:
             levels: K CLIP outputs, bottom first, each ``[B*T, 1+L, D]``.
             t: frames per clip T.
+            keep: ``[B, K]`` patch positions each clip kept (tube masking): the levels
+                then hold ``1+K`` tokens per frame, the kept positions in this order.
+                The cross-frame module works per position, so it runs unchanged.
 
         Returns:
-            video [CLS] ``[B, D]`` and patch tokens ``[B, T, L, D]`` of the top layer.
+            video [CLS] ``[B, D]`` and patch tokens ``[B, T, L, D]`` (``[B, T, K, D]``
+            with ``keep``) of the top layer.
         """
         assert len(levels) == len(self.layers), f'{len(levels)} levels for {len(self.layers)} layers'
-        cls, patches = self.embed_input(levels[0], t)
+        cls, patches = self.embed_input(levels[0], t, keep)
         for k, layer in enumerate(self.layers):
             if k > 0:
                 cls, patches = self.merge_level(k, cls, patches, levels[k])

@@ -2,10 +2,15 @@
 
 This package (:mod:`mmstan.models.clip`) is the only place that knows open_clip's
 internals. The vision side uses open_clip's public ``forward_intermediates`` and
-``set_grad_checkpointing``; the one private call, ``VisionTransformer._pool`` (CLS
-pooling or CoCa's attentional pooling, then ``ln_post``), is pinned by the tested
-open_clip range in ``requirements/runtime.txt`` and checked against open_clip's own
-``encode_image`` in ``tests/models/test_clip_towers.py``.
+``set_grad_checkpointing``; the private call ``VisionTransformer._pool`` (CLS pooling or
+CoCa's attentional pooling, then ``ln_post``) is pinned by the tested open_clip range in
+``requirements/runtime.txt`` and checked against open_clip's own ``encode_image`` in
+``tests/models/test_clip_towers.py``. Tube masking (training only) needs the embedded
+tokens before the first block, so it alone takes ``VisionTransformer._embeds`` (the very
+function ``forward_intermediates`` starts with) and the transformer's public
+``forward_intermediates``; ``tests/models/test_tube_mask.py`` checks it against the
+public path (nothing dropped) and against open_clip's transformer with the dropped keys
+masked out.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -14,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .blocks import block_heads, block_width
+from .tube_mask import gather_positions
 
 
 def resample_pos_embed(pos_embed: Tensor, new_grid: Tuple[int, int]) -> Tensor:
@@ -84,30 +90,49 @@ class CLIPVision(nn.Module):
         """Recompute the CLIP blocks in backward (open_clip's own switch)."""
         self.visual.set_grad_checkpointing(enable)
 
-    def forward(self, frames: Tensor, collect: Sequence[int] = ()) -> Tuple[Tensor, List[Tensor]]:
+    def forward(self, frames: Tensor, collect: Sequence[int] = (),
+                keep: Optional[Tensor] = None) -> Tuple[Tensor, List[Tensor]]:
         """Encode frames.
 
         Args:
             frames: ``[N, 3, H, W]``.
             collect: 0-based indices of blocks whose outputs to return (negative
                 indices count from the end).
+            keep: ``[N, K]`` patch positions (in ``range(h*w)``) each frame keeps, or
+                None for all. The others are removed after the patch and position
+                embedding, before the first block (tube masking, see
+                :mod:`.tube_mask`), so the blocks run on ``1 + K`` tokens.
 
         Returns:
             ``(last, collected)``: the last block's output ``[N, 1+L, D]`` (before
-            ``ln_post``) and the outputs of the ``collect`` blocks, each ``[N, 1+L, D]``,
-            in the order asked for.
+            ``ln_post``; ``[N, 1+K, D]`` with ``keep``, patches in ``keep``'s order) and
+            the outputs of the ``collect`` blocks, same shapes, in the order asked for.
         """
         expected = self.grid_size[0] * self.patch_size
         assert frames.shape[-2:] == (expected, expected), (
             f'frames are {tuple(frames.shape[-2:])} px but the CLIP tower expects '
             f'{expected}; set input_resolution={frames.shape[-1]}')
         wanted = sorted({i % self.num_layers for i in collect} | {self.num_layers - 1})
-        out = self.visual.forward_intermediates(
-            frames, indices=wanted, output_fmt='NLC', output_extra_tokens=True,
-            intermediates_only=True)
-        tokens = {index: torch.cat([prefix, patches], dim=1) for index, prefix, patches in zip(
-            wanted, out['image_intermediates_prefix'], out['image_intermediates'])}
+        if keep is None:
+            out = self.visual.forward_intermediates(
+                frames, indices=wanted, output_fmt='NLC', output_extra_tokens=True,
+                intermediates_only=True)
+            levels = [torch.cat([prefix, patches], dim=1) for prefix, patches in zip(
+                out['image_intermediates_prefix'], out['image_intermediates'])]
+        else:
+            levels = self._masked_levels(frames, keep, wanted)
+        tokens = dict(zip(wanted, levels))
         return tokens[self.num_layers - 1], [tokens[i % self.num_layers] for i in collect]
+
+    def _masked_levels(self, frames: Tensor, keep: Tensor, wanted: List[int]) -> List[Tensor]:
+        """Outputs ``[N, 1+K, D]`` of blocks ``wanted`` on [CLS] + the kept patches."""
+        if self.training and not isinstance(self.visual.patch_dropout, nn.Identity):
+            raise ValueError('tube masking and open_clip patch_dropout both drop tokens; '
+                             'use one of them')
+        tokens = self.visual._embeds(frames)  # [N, 1+L, D]: patches + positions, ln_pre
+        tokens = torch.cat([tokens[:, :1], gather_positions(tokens[:, 1:], keep)], dim=1)
+        _, levels = self.visual.transformer.forward_intermediates(tokens, indices=wanted)
+        return levels
 
     def project(self, tokens: Tensor) -> Tensor:
         """Final LN, pooling and projection into the joint space.
@@ -128,6 +153,7 @@ class CLIPVision(nn.Module):
         follows its attentional pooler (another width), so CoCa patches stay as they are."""
         h, w = self.grid_size
         patches = tokens[:, 1:]
+        assert patches.shape[1] == h * w, f'{patches.shape[1]} patch tokens for a {h}x{w} map'
         if getattr(self.visual, 'attn_pool', None) is None:
             patches = self.visual.ln_post(patches)
         return patches.transpose(1, 2).reshape(patches.shape[0], self.width, h, w)
