@@ -90,6 +90,16 @@ def test_float32_gallery_is_float64_paper_to_float32_precision():
     torch.testing.assert_close(got.double(), paper_gallery(tokens, mask, frames), atol=2e-6, rtol=0)
 
 
+def test_autocast_does_not_lower_the_precision():
+    tokens, mask, pooled, frames = (x.float() if x.is_floating_point() else x
+                                    for x in clip_like(5, 4, seed=11))
+    head = MugHead('mug')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = head.gallery(tokens, mask, pooled, frames)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, head.gallery(tokens, mask, pooled, frames), atol=1e-7, rtol=0)
+
+
 def test_forward_equals_gallery_and_is_differentiable():
     tokens, mask, pooled, frames = inputs(m=6, n=5, seed=5)
     head = MugHead('mug', block_elements=64)

@@ -149,14 +149,16 @@ def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: floa
         block_elements: elements of one ``[texts, K, T, videos]`` block (None: the
             device's :data:`DEFAULT_BLOCK`).
 
-    Returns: ``[M, N]`` scores, differentiable.
+    Returns: ``[M, N]`` scores (float32 or float64, also under autocast), differentiable.
     """
     if block_elements is None:
         block_elements = DEFAULT_BLOCK['cpu' if tokens.device.type == 'cpu' else 'other']
     dtype = torch.promote_types(tokens.dtype, torch.float32)
     out = tokens.new_zeros(tokens.shape[0], frames.shape[0], dtype=dtype)
-    for rows, cols, scores in _iter_mug(tokens, mask, frames, tau, block_elements):
-        out[rows, cols] = scores
+    # at least float32 under autocast too: tau * cosine needs more than half precision
+    with torch.autocast(tokens.device.type, enabled=False):
+        for rows, cols, scores in _iter_mug(tokens, mask, frames, tau, block_elements):
+            out[rows, cols] = scores
     return out
 
 
