@@ -1,5 +1,6 @@
 """Video-text retrieval model: video tower (CLIP-STAN or mean pooling) + CLIP text tower
 + similarity head (Mug or its ablations), trained with symmetric InfoNCE."""
+import inspect
 import math
 from typing import Dict, List, Optional, Tuple
 
@@ -22,7 +23,12 @@ class VideoTextRetriever(BaseModel):
             (``CLIPSTAN`` or ``CLIPMeanPool``, without ``arch``/``pretrained``).
         text_frozen_layers: freeze the token embedding and the first N text layers
             (-1: the whole text tower).
-        head: similarity head config (``MugHead``).
+        head: similarity head config (``MugHead``, ``SeqTransfHead``, ``CLIP2VideoHead``).
+            A head whose ``__init__`` takes ``text_tower`` gets the open_clip text tower
+            (to copy layers from); a head with ``encode_video`` turns the frame
+            embeddings into its video features once per video (in :meth:`encode_video`);
+            a head with ``score_terms`` gives the loss weighted score matrices, each
+            with its own InfoNCE (CLIP2Video's ``w L_global + (1 - w) L_aligned``).
         logit_scale: InfoNCE logit scale (1 / temperature; 100 = temperature 0.01).
         learn_logit_scale: learn it (CLIP style, in log space) instead of fixing it.
         data_preprocessor: ``MultiModalDataPreprocessor`` config (``imgs`` and ``text``).
@@ -41,7 +47,7 @@ class VideoTextRetriever(BaseModel):
         clip_model = load_clip_from_config(clip, 'model.clip')
         self.backbone = MODELS.build(dict(backbone, clip_model=clip_model))
         self.text_encoder = CLIPText(clip_model, frozen_layers=text_frozen_layers)
-        self.head = MODELS.build(head)
+        self.head = MODELS.build(_with_text_tower(head, self.text_encoder.text))
         log_scale = torch.tensor(math.log(logit_scale))
         if learn_logit_scale:
             self.log_logit_scale = nn.Parameter(log_scale)
@@ -57,11 +63,14 @@ class VideoTextRetriever(BaseModel):
 
     def encode_video(self, imgs: Tensor) -> Tensor:
         """Video features: ``[B, 1, 3, T, H, W]`` (or ``[B, 3, T, H, W]``) normalised
-        pixels -> frame embeddings ``[B, T, E]`` (what :meth:`score` takes)."""
+        pixels -> frame embeddings ``[B, T, E]`` (what :meth:`score` takes), or, for a
+        head with its own video side (``head.encode_video``), its video features."""
         if imgs.dim() == 6:
             assert imgs.shape[1] == 1, 'one clip per video: use num_clips=1 for retrieval'
             imgs = imgs[:, 0]
-        return self.backbone(imgs)
+        frames = self.backbone(imgs)
+        encode = getattr(self.head, 'encode_video', None)
+        return frames if encode is None else encode(frames)
 
     def encode_text(self, text: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Caption features: ``[M, K]`` token ids -> ``(pooled [M, E], tokens [M, K, E],
@@ -100,7 +109,19 @@ class VideoTextRetriever(BaseModel):
             return self.head(tokens, mask, pooled, frames)
         if mode == 'loss':
             frames, pooled, tokens, mask = (gather_with_grad(x) for x in (frames, pooled, tokens, mask))
-            scores = self.head(tokens, mask, pooled, frames)
-            loss_t2v, loss_v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
+            terms = self.head.score_terms(tokens, mask, pooled, frames) \
+                if hasattr(self.head, 'score_terms') else [(1.0, self.head(tokens, mask, pooled, frames))]
+            loss_t2v = loss_v2t = 0.0
+            for weight, scores in terms:
+                t2v, v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
+                loss_t2v, loss_v2t = loss_t2v + weight * t2v, loss_v2t + weight * v2t
             return dict(loss_t2v=loss_t2v, loss_v2t=loss_v2t)  # summed by mmengine: eq. 19
         raise ValueError(f'mode must be tensor, loss or predict, got {mode!r}')
+
+
+def _with_text_tower(head: dict, text_tower: nn.Module) -> dict:
+    """``head`` with ``text_tower`` added when the head class takes one."""
+    cls = head['type'] if isinstance(head['type'], type) else MODELS.get(head['type'])
+    if cls is not None and 'text_tower' in inspect.signature(cls).parameters:
+        return dict(head, text_tower=text_tower)
+    return head
