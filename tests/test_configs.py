@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from conftest import ROOT
 from conftest import TINY_ARCH as TWO_LAYERS
@@ -74,7 +74,7 @@ def test_config_builds_and_runs_one_forward(path):
             assert type(built).__name__ == step['type'].split('.')[-1], f'{key}: {step}'
     model_cfg = cfg.model.to_dict()
     _shrink(model_cfg, shared_clip=False)
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(ConfigDict(model_cfg))  # as the Runner builds it (mmdet reads train_cfg.rcnn)
     kind = model_cfg['type'].split('.')[-1]
     torch.manual_seed(0)
     video = torch.randn(2, 1, 3, FRAMES, SIZE, SIZE)
