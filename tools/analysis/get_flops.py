@@ -3,7 +3,9 @@
     python tools/analysis/get_flops.py configs/stan/k400.py [--shape T H W]
 
 GFLOPs follow the papers' (fvcore's) convention: multiply-accumulates, counted by
-PyTorch's FlopCounterMode over backbone + head for one view (one clip, one crop).
+PyTorch's FlopCounterMode over backbone + head for one view (one clip, one crop);
+for a retriever, its ``encode_video`` (backbone + the head's per-video part, e.g.
+seqTransf's or CLIP2Video's temporal transformers).
 """
 import argparse
 import os.path as osp
@@ -32,8 +34,12 @@ def main(argv=None) -> dict:
         t, h, w = args.shape
     model = build_video_model(cfg)
     video = torch.randn(1, c, t, h, w)
-    forward = (lambda x: model.cls_head(model.backbone(x))) if hasattr(model, 'cls_head') \
-        else model.backbone
+    if hasattr(model, 'cls_head'):
+        forward = lambda x: model.cls_head(model.backbone(x))  # noqa: E731
+    elif hasattr(model, 'encode_video'):  # retrievers: backbone + the head's video side
+        forward = model.encode_video
+    else:
+        forward = model.backbone
     macs = count_flops(forward, video)
     params = sum(p.numel() for p in model.parameters())
     result = dict(gflops=macs / 1e9, params_m=params / 1e6, shape=(c, t, h, w))
