@@ -163,7 +163,7 @@ def main(argv=None) -> list:
     parser.add_argument('--impl', choices=IMPLS, action='append',
                         help='implementation(s) to run (default: both)')
     parser.add_argument('--block', type=int, default=None,
-                        help='MugHead.block_elements of "after" (default: the device default)')
+                        help='MugHead.block_elements of "after" (default: MugHead\'s)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--profile-texts', type=int, default=256,
                         help='texts (against all videos) profiled for the matmul share')

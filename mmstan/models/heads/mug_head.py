@@ -33,10 +33,12 @@ _MIN_NORMALISER = 1e-30
 #: Largest exponent the one-exponential path lets through: exp(70) * 70 * (tokens or
 #: frames summed) stays far below float32's 3.4e38.
 _MAX_EXPONENT = 70.0
-#: Default block size (elements of one ``[texts, K, T, videos]`` block): on CPU, the
-#: about four float32 temporaries of a block fit the last-level cache, so every
-#: elementwise pass after the product stays in cache; on GPUs a block must fill the device.
-DEFAULT_BLOCK = dict(cpu=2 ** 20, other=2 ** 25)
+#: Default block size (elements of one ``[texts, K, T, videos]`` block, float32: 64 MB;
+#: about three such temporaries live at once). Large enough that the ten or so
+#: operator calls of a block amortise their dispatch and thread synchronisation (on a
+#: CPU shared with other work, small blocks lose more to waiting threads than they gain
+#: from cache; on a GPU, to kernel launches), small enough to keep memory bounded.
+DEFAULT_BLOCK = 2 ** 24
 
 
 def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
@@ -146,13 +148,12 @@ def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: floa
         mask: ``[M, K]`` True on real tokens, or None (all real).
         frames: ``[N, T, E]`` frame embeddings (normalised here).
         tau: softmax temperature.
-        block_elements: elements of one ``[texts, K, T, videos]`` block (None: the
-            device's :data:`DEFAULT_BLOCK`).
+        block_elements: elements of one ``[texts, K, T, videos]`` block (None:
+            :data:`DEFAULT_BLOCK`).
 
     Returns: ``[M, N]`` scores (float32 or float64, also under autocast), differentiable.
     """
-    if block_elements is None:
-        block_elements = DEFAULT_BLOCK['cpu' if tokens.device.type == 'cpu' else 'other']
+    block_elements = block_elements or DEFAULT_BLOCK
     dtype = torch.promote_types(tokens.dtype, torch.float32)
     out = tokens.new_zeros(tokens.shape[0], frames.shape[0], dtype=dtype)
     # at least float32 under autocast too: tau * cosine needs more than half precision
@@ -175,8 +176,7 @@ class MugHead(nn.Module):
         tau: Mug's fixed softmax temperature ([M] §III-C: CLIP's logit scale, 100).
         embed_dim: embedding width E (only ``'wti'`` has parameters that need it).
         block_elements: scoring works on ``[texts, K, T, videos]`` blocks of at most this
-            many elements (None: :data:`DEFAULT_BLOCK` of the inputs' device), whatever
-            the gallery size.
+            many elements (None: :data:`DEFAULT_BLOCK`), whatever the gallery size.
 
     Inputs (all L2-normalised inside): text tokens ``[M, K, E]``, token mask ``[M, K]``,
     pooled text ``[M, E]``, frames ``[N, T, E]``.
@@ -223,7 +223,7 @@ class MugHead(nn.Module):
         """The full ``[M, N]`` text x video score matrix, in blocks of bounded size."""
         if self.mode in ('mug', 'frame_text', 'video_token', 'mean'):
             return self(tokens, mask, pooled, frames)   # already blockwise / small
-        block = self.block_elements or DEFAULT_BLOCK['other']
+        block = self.block_elements or DEFAULT_BLOCK
         per_text = frames.shape[0] * frames.shape[1] * tokens.shape[1]
         chunk = max(1, block // per_text)
         out = tokens.new_empty(tokens.shape[0], frames.shape[0])
