@@ -84,7 +84,7 @@ def test_detector_loss_and_predict_on_ava_sample(tmp_path):
 
 def _zero_branch(model: CLIPSTAN) -> None:
     """Make the STAN branch add nothing, leaving CLIP's own last layer."""
-    def forward(levels, t):
+    def forward(levels, t, *rest):
         n, tokens, width = levels[0].shape
         return levels[0].new_zeros(n // t, width), levels[0].new_zeros(n // t, t, tokens - 1, width)
     model.stan.forward = forward
