@@ -94,3 +94,21 @@ def test_baseline_trains_two_iterations_and_evaluates(name, synthetic_retrieval,
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert re.search(r'retrieval/t2v/R1: [0-9.]+', log) and 'retrieval/v2t/R1' in log, log[-3000:]
+
+
+@pytest.mark.slow
+def test_compare_heads_prints_measured_table(synthetic_retrieval, tmp_path):
+    """tools/analysis/compare_heads.py: one epoch, one seed, two heads; the table holds the
+    runs' own R@1 (the test loop's metric), not numbers written in the script."""
+    proc = run_tool(['tools/analysis/compare_heads.py', '--data', synthetic_retrieval, '--epochs', '1',
+                     '--seeds', '3', '--heads', 'mean', 'clip2video', '--work-dir', str(tmp_path)])
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    runs = dict(re.findall(r'\] (.+), seed 3: t2v R@1 ([0-9.]+)', log))
+    assert set(runs) == {'mean pooling (CLIP4Clip meanP)', 'CLIP2Video (TDB + TAB, K=5)'}, log[-3000:]
+    assert '(6 videos, 12 captions; chance 16.7)' in log and '1-epoch' in log
+    for label, r1 in runs.items():
+        row = next(line for line in log.splitlines() if line.startswith(f'| {label}'))
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert cells[2] == cells[3] == r1 and 0 <= float(r1) <= 100, row
+        assert (cells[1] == '0') == label.startswith('mean pooling'), row  # CLIP2Video has parameters
