@@ -7,7 +7,9 @@ CONFIG is any recognition config (``configs/stan/k400.py``, ``configs/mugstan/k4
 (verified download); VIDEO any file decord reads. The video goes through the config's
 test pipeline (its frames, crops and views). Class names come from ``--label-map`` (one
 per line, mmaction2's ``label_map_*.txt``), else from the model's class-name head
-(Mug-STAN and zero-shot configs), else classes are shown by index.
+(Mug-STAN and zero-shot configs), else classes are shown by index. A class-name head
+(``TextClassHead``) scores the ``--label-map`` names themselves: zero-shot recognition
+over any list of names.
 """
 import argparse
 import os.path as osp
@@ -41,6 +43,8 @@ def recognize(args: argparse.Namespace) -> list:
 
     cfg = load_config(args.config, args.cfg_options)
     names = inference.class_names(cfg, args.label_map)
+    if args.label_map and cfg.model.get('cls_head', {}).get('type') == 'TextClassHead':
+        cfg.model.cls_head.classes = names  # class-name heads score whatever names are given
     model, missing = inference.init_model(cfg, args.checkpoint, args.device)
     if missing:
         print(f'warning: the checkpoint lacks {len(missing)} weights of the model (e.g. '

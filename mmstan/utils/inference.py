@@ -74,10 +74,13 @@ def init_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> Tuple[nn.Mo
 
 
 def inference_pipeline(cfg: Config) -> list:
-    """The config's test pipeline (``test_pipeline`` or the test dataset's)."""
-    if cfg.get('test_pipeline'):
-        return list(cfg.test_pipeline)
-    return list(cfg.test_dataloader.dataset.pipeline)
+    """The pipeline the config tests with: the test dataset's (which leaf configs edit,
+    e.g. the frame count), else a top-level ``test_pipeline``."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    pipeline = dataset.get('pipeline') or cfg.get('test_pipeline')
+    if not pipeline:
+        raise UserError(f'{cfg.filename} has no test pipeline (test_dataloader.dataset.pipeline)')
+    return list(pipeline)
 
 
 def video_inputs(cfg: Config, videos: Sequence[str]) -> List[dict]:

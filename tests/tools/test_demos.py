@@ -216,3 +216,37 @@ def test_demo_errors_are_one_line(synthetic_motion, recognition_ckpt, retrieval_
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert [line for line in proc.stderr.splitlines() if line.startswith('error:')] == [
         f'error: checkpoint not found: {tmp_path / "none.pth"}; give a checkpoint file or an http(s) URL']
+
+
+def test_zero_shot_demo_scores_the_label_map_names(synthetic_motion, tmp_path, capsys):
+    """The zero-shot config with one retriever checkpoint: ``--label-map`` names are
+    encoded by that checkpoint's text tower and scored (mmaction2's inference_recognizer
+    on the same config with those names set gives the same scores)."""
+    from mmengine.registry import init_default_scope
+
+    from conftest import TINY_ARCH
+
+    config = tmp_path / 'zeroshot_tiny.py'
+    config.write_text(
+        f"_base_ = [{osp.join(ROOT, 'configs/mugstan/zeroshot_k400.py')!r}]\n"
+        f"model = dict(clip=dict(arch=dict(_delete_=True, **{TINY_ARCH!r})),\n"
+        "             backbone=dict(input_resolution=32, num_layers=2), cls_head=dict(classes=['x']))\n"
+        "test_dataloader = dict(dataset=dict(pipeline=[\n"
+        "    dict(type='DecordInit'), dict(type='UniformSample', clip_len=8, test_mode=True),\n"
+        "    dict(type='DecordDecode'), dict(type='FormatShape', input_format='NCTHW'),\n"
+        "    dict(type='PackActionInputs')]))\n")
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    retriever = MODELS.build(dict(type='VideoTextRetriever', clip=dict(arch=TINY_ARCH),
+                                  backbone=dict(type='CLIPSTAN', input_resolution=32, num_layers=2,
+                                                num_frames=12)))
+    ckpt = str(tmp_path / 'retriever.pth')
+    save_checkpoint({'state_dict': retriever.state_dict()}, ckpt)
+    labels = tmp_path / 'names.txt'
+    labels.write_text('\n'.join(CLASSES) + '\n')
+    video = osp.join(synthetic_motion, 'videos', 'val', '00002.mp4')
+    rows = ranked(run_demo(demo_recognition, [str(config), ckpt, video, '--label-map', str(labels)], capsys))
+    expected = mmaction_scores(str(config), ckpt, video, dict(model=dict(cls_head=dict(classes=CLASSES))))
+    order = expected.argsort(descending=True).tolist()
+    assert [name for name, _ in rows] == [CLASSES[i] for i in order]
+    assert [s for _, s in rows] == pytest.approx(expected[order].tolist(), abs=1e-4)
