@@ -7,11 +7,13 @@ with the dropped positions masked out as attention keys, and the kept positions 
 gathered afterwards. Token removal must give exactly that (attention is the only place
 where tokens meet; STAN's cross-frame module works per position).
 """
+import re
 from unittest import mock
 
 import pytest
 import torch
 
+from conftest import run_tool
 from mmstan.analysis import count_flops
 from mmstan.models.backbones import CLIPSTAN
 from mmstan.models.backbones import stan as stan_module
@@ -227,3 +229,21 @@ def test_masked_forward_costs_what_the_kept_tokens_cost(tiny_arch):
     small_stem = count_flops(small.clip.visual.conv1, small_video.transpose(1, 2).flatten(0, 1))
     assert masked == on_kept - small_stem + stem
     assert masked < full
+
+
+def test_benchmark_tool_explains_a_config_it_cannot_time():
+    result = run_tool(['tools/analysis/benchmark_tube_mask.py', 'configs/stan/k400.py'], timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith('error: configs/stan/k400.py: model.type')
+
+
+@pytest.mark.slow
+def test_benchmark_tool_times_and_counts_both_settings():
+    result = run_tool(['tools/analysis/benchmark_tube_mask.py', 'configs/stan/msrvtt.py',
+                       '--batch', '1', '--repeats', '1'], timeout=3000)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = {line.split(':')[0]: line for line in result.stdout.splitlines()}
+    forward = {r: float(re.search(r'forward ([\d.]+) GFLOPs', lines[f'ratio {r}']).group(1))
+               for r in ('0.0', '0.5')}
+    assert 0 < forward['0.5'] < forward['0.0']
+    assert 'masked / unmasked' in lines
