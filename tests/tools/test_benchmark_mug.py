@@ -28,7 +28,7 @@ def test_smoke_run_prints_both_implementations(capsys):
     assert [(r['impl'], r['size']) for r in results] == [('before', 20), ('after', 20)]
     for r in results:
         assert r['seconds'] > 0 and 0 < r['matmul_share'] < 1 and r['profiled_texts'] == 5
-        assert r['extra_mb'] >= 0
+        assert r['extra_mb'] >= 0 and r['cpu_seconds'] > 0 and r['load'] >= 0
     assert all(r['max_diff_vs_before'] < 1e-5 for r in results if r['impl'] == 'after')
     assert 'peak RSS minus RSS with the inputs' in out
     assert '20x20 before' in out and '20x20 after' in out and '20x20 speed-up before/after' in out

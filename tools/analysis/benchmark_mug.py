@@ -9,7 +9,9 @@ Inputs are random L2-normalised features; half the captions are ``tokens`` long,
 ``tokens / 2`` (the rest is padding). Each (size, implementation) runs in a fresh
 subprocess so that its memory peak is its own:
 
-- time: wall clock of one ``gallery`` call over the whole N x N gallery;
+- time: wall clock of one ``gallery`` call over the whole N x N gallery, with the
+  process's CPU time and the machine's load average (other work on the same cores
+  slows both implementations down, the one with more thread synchronisation more);
 - extra memory: on CPU the process's peak resident memory (``ru_maxrss``) minus its
   resident memory once the inputs exist (so it includes the N x N score matrix); on
   CUDA ``torch.cuda.max_memory_allocated`` minus the memory allocated for the inputs;
@@ -82,6 +84,15 @@ def rss_mb() -> float:
     return 0.0
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average (other processes competing for the cores)."""
+    try:
+        with open('/proc/loadavg') as f:
+            return float(f.read().split()[0])
+    except OSError:
+        return float('nan')
+
+
 def make_inputs(size: int, tokens: int, frames: int, dim: int, device: str):
     import torch
     import torch.nn.functional as F
@@ -132,18 +143,21 @@ def run_one(impl: str, size: int, tokens: int, frames: int, dim: int, block: Opt
         base = torch.cuda.memory_allocated() / 2 ** 20
     else:
         base = rss_mb()
-    start = time.perf_counter()
+    load = load_average()
+    start, cpu_start = time.perf_counter(), time.process_time()
     scores = gallery()
     if cuda:
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    load = max(load, load_average())
     if cuda:
         extra = torch.cuda.max_memory_allocated() / 2 ** 20 - base
     else:
         extra = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
     assert scores.shape == (size, size) and torch.isfinite(scores).all()
     sample = slice(0, min(size, profile_texts))
-    res = dict(impl=impl, size=size, seconds=seconds, extra_mb=extra,
+    res = dict(impl=impl, size=size, seconds=seconds, cpu_seconds=cpu_seconds, load=load,
+               extra_mb=extra,
                scores_mb=scores.numel() * scores.element_size() / 2 ** 20,
                matmul_share=matmul_share(lambda: gallery(sample), device),
                profiled_texts=sample.stop, threads=torch.get_num_threads())
@@ -193,10 +207,11 @@ def main(argv=None) -> list:
             res = json.loads(out.stdout.strip().splitlines()[-1])
             by_impl[impl] = res
             results.append(res)
-            line = (f'{size}x{size} {impl:6s}: {res["seconds"]:7.1f} s, extra memory '
-                    f'{res["extra_mb"]:6.0f} MB (score matrix {res["scores_mb"]:.0f} MB), '
-                    f'matmul {100 * res["matmul_share"]:3.0f}% of op time '
-                    f'(profiled on {res["profiled_texts"]} texts), {res["threads"]} threads')
+            line = (f'{size}x{size} {impl:6s}: {res["seconds"]:7.1f} s '
+                    f'({res["cpu_seconds"]:.1f} CPU s, {res["threads"]} threads, load average '
+                    f'{res["load"]:.1f}), extra memory {res["extra_mb"]:6.0f} MB (score matrix '
+                    f'{res["scores_mb"]:.0f} MB), matmul {100 * res["matmul_share"]:3.0f}% of '
+                    f'op time (profiled on {res["profiled_texts"]} texts)')
             if 'max_diff_vs_before' in res:
                 line += f', max |after - before| {res["max_diff_vs_before"]:.1e} (16 texts)'
             print(line, flush=True)
