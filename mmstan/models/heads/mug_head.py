@@ -13,8 +13,8 @@ frames ``v_i`` (``[T, E]``), both L2-normalised, are functions of that pair's bl
 
 so a whole gallery is one large matrix product for ``G`` plus O(K·T) work per pair.
 :func:`mug_scores` does it in blocks of ``[texts, K, T, videos]`` (videos innermost,
-so every reduction runs along contiguous memory), texts grouped by caption length so
-that padding is never computed, in bounded memory. Training (a B x B batch) and the
+so every reduction over tokens or frames is vectorised along contiguous memory), texts
+grouped by caption length so that padding is never computed, in bounded memory. Training (a B x B batch) and the
 test gallery run the same code, on CPU and GPU.
 """
 import math
