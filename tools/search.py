@@ -51,6 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help='caption JSON: print exact and two-stage retrieval metrics on the index')
     query.add_argument('--checkpoint', help='the checkpoint the index was built with, if it moved')
     query.add_argument('--device', help='cpu, cuda, cuda:1 (default: cuda if available)')
+    query.add_argument('--threads', type=int,
+                       help='CPU threads of torch and FAISS (1 is fastest for single queries on a busy CPU)')
     args = parser.parse_args(argv)
     if args.command == 'query' and not args.text and not args.eval:
         query.error('give a caption to search for, or --eval ANNOTATION')
@@ -101,6 +103,7 @@ def build_index(args) -> None:
 def open_index(args):
     from mmstan.errors import UserError
     from mmstan.search import SearchModel, VideoIndex, checkpoint_identity
+    from mmstan.search.search_model import config_sha256
 
     index = VideoIndex.open(args.index)
     known = index.info.get('checkpoint', {})
@@ -113,6 +116,9 @@ def open_index(args):
                         f'(sha256 {ident["sha256"][:12]} vs {index.meta["checkpoint_sha256"][:12]}); '
                         'pass that one with --checkpoint, or rebuild the index')
     cfg = load_config(osp.join(args.index, 'config.py'))
+    if config_sha256(cfg) != index.meta['config_sha256']:
+        raise UserError(f'{args.index}/config.py differs from the config the index was built with; '
+                        'restore it or rebuild the index')
     model = SearchModel.from_config(cfg, ident['path'], _device(args.device))
     if model.head_mode != index.meta['head_mode']:
         raise UserError(f'{args.index}: index made for head mode {index.meta["head_mode"]!r}, '
@@ -123,7 +129,14 @@ def open_index(args):
 def run_query(args) -> None:
     from mmstan.search import Timing, evaluate_index, search
 
+    if args.threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
     index, model = open_index(args)
+    index.faiss_index()  # read before the timed search
     if index.skipped:
         print(f'note: {len(index.skipped)} unreadable videos are not in the index: '
               f'{", ".join(list(index.skipped)[:5])}')

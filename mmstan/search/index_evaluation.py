@@ -80,7 +80,7 @@ def evaluate_index(index: VideoIndex, model: SearchModel, ann_file: str, rerank:
 
     t = time.perf_counter()
     frames = torch.from_numpy(index.frames(ids))
-    exact = model.head.gallery(tokens, mask, pooled, frames).float()
+    exact = model.gallery_scores(tokens, mask, pooled, frames).float()
     seconds['exact'] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -5,6 +5,7 @@ checkpoint, the config's own test-time video pipeline (frames sampled exactly as
 Built on the retriever's public ``encode_video`` / ``encode_text`` / ``head``.
 """
 import hashlib
+import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -54,7 +55,7 @@ def context_length(cfg: Config, default: int) -> int:
 
 def config_sha256(cfg: Config) -> str:
     """Hash of the model and test pipeline settings (what the embeddings depend on)."""
-    text = repr((cfg.model.to_dict(), video_pipeline_config(cfg)))
+    text = json.dumps([cfg.model.to_dict(), video_pipeline_config(cfg)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -117,6 +118,15 @@ class SearchModel:
     @property
     def embed_dim(self) -> int:
         return int(self.model.text_encoder.embed_dim)
+
+    @torch.no_grad()
+    def gallery_scores(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
+        """Exact ``[M, N]`` scores of every caption with every video, by the model's own
+        head in bounded memory (``VideoTextRetriever.score``)."""
+        score = getattr(self.model, 'score', None)
+        if score is None:  # a retriever from before the encode / score API
+            return self.model.head.gallery(tokens, mask, pooled, frames)
+        return score((pooled, tokens, mask), frames)
 
     def load_video(self, path: str) -> dict:
         """Decode and pack one video with the test pipeline (raises on unreadable files)."""

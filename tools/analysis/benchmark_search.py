@@ -3,7 +3,7 @@ embeddings: stage 1 (FAISS inner product over pooled embeddings), stage 2 (the M
 on the top candidates' stored frames), against exact Mug over the whole gallery.
 
     python tools/analysis/benchmark_search.py --videos 10000 [--rerank 50 --queries 50]
-        [--frames 12 --tokens 32 --dim 512] [--text-arch ViT-B-32 | none] [--out DIR]
+        [--frames 12 --tokens 32 --dim 512] [--text-arch ViT-B-32 | none] [--threads N] [--out DIR]
 
 The index is written with the real index code (shards + manifest + FAISS file) and
 reopened from disk before the queries, as ``tools/search.py query`` does. Caption
@@ -114,13 +114,20 @@ def main(argv=None) -> dict:
                         help='queries timed with exact Mug over the whole gallery')
     parser.add_argument('--text-arch', default='ViT-B-32',
                         help="open_clip arch whose text tower encoding is timed ('none': skip)")
+    parser.add_argument('--threads', type=int, help='torch and FAISS threads (default: as set up)')
     parser.add_argument('--out', help='keep the index here (default: a temporary folder)')
     args = parser.parse_args(argv)
+    import faiss
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
 
     r = run(args)
     print(f'index of {r["videos"]} random videos ({args.frames} frames x {args.dim}-d, '
-          f'{torch.get_num_threads()} threads): built in {r["build_s"]:.1f} s, '
+          f'{torch.get_num_threads()} torch / {faiss.omp_get_max_threads()} FAISS threads): '
+          f'built in {r["build_s"]:.1f} s, '
           f'opened in {r["open_s"]:.2f} s')
     print(f'per query (median of {args.queries}, {args.tokens} tokens): '
           f'stage 1 {r["stage_one_ms"]:.2f} ms + stage 2 (Mug on {args.rerank}) '
