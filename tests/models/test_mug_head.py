@@ -38,9 +38,9 @@ def test_gallery_matches_paper_per_pair_with_masks_and_uneven_blocks(monkeypatch
     sizes = []
     block = mug_head.mug_block
 
-    def recording(x, shift):
+    def recording(x, shift, scratch=None):
         sizes.append(tuple(x.shape))
-        return block(x, shift)
+        return block(x, shift, scratch)
 
     monkeypatch.setattr(mug_head, 'mug_block', recording)
     got = MugHead('mug', block_elements=60).gallery(tokens, mask, pooled, frames)

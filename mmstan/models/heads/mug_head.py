@@ -14,8 +14,8 @@ frames ``v_i`` (``[T, E]``), both L2-normalised, are functions of that pair's bl
 so a whole gallery is one large matrix product for ``G`` plus O(K·T) work per pair.
 :func:`mug_scores` does it in blocks of ``[texts, K, T, videos]`` (videos innermost,
 so every reduction over tokens or frames is vectorised along contiguous memory), texts
-grouped by caption length so that padding is never computed, in bounded memory. Training (a B x B batch) and the
-test gallery run the same code, on CPU and GPU.
+grouped by caption length so that padding is never computed, in bounded memory.
+Training (a B x B batch) and the test gallery run the same code, on CPU and GPU.
 """
 import math
 from typing import Iterator, List, Optional, Tuple
@@ -47,7 +47,7 @@ def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
     return torch.softmax(logits, dim=dim)
 
 
-def mug_block(x: Tensor, shift: float) -> Tensor:
+def mug_block(x: Tensor, shift: float, scratch: Optional[Tensor] = None) -> Tensor:
     """Mug of a block of pairs from their shifted, scaled cosines.
 
     The token softmax (11) and the frame softmax (15) share one exponential. Softmax
@@ -61,11 +61,12 @@ def mug_block(x: Tensor, shift: float) -> Tensor:
         x: ``[M, K, T, N]`` ``tau * c_j · v_i - shift`` for M texts of K real tokens and
             N videos of T frames (overwritten unless autograd needs it).
         shift: the constant subtracted.
+        scratch: memory of x's shape for the exponentials (no-gradient use), or None.
 
     Returns: ``[M, N]`` ``tau * (c~ · v~)``.
     """
     inplace = not (torch.is_grad_enabled() and x.requires_grad)  # gallery: reuse memory
-    e = x.exp()
+    e = x.exp() if scratch is None else torch.exp(x, out=scratch)
     over_tokens, over_frames = e.sum(1), e.sum(2)                    # [M, T, N], [M, K, N]
     if min(over_tokens.min(), over_frames.min()) < _MIN_NORMALISER:
         return mug_block_two_softmax(x, shift)
@@ -112,6 +113,13 @@ def _iter_mug(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float
     shift = max(tau - _MAX_EXPONENT, 0.0)
     # blocks: a square-ish product, [texts x K, E] @ [E, T x videos], within the budget
     per_block = min(num_videos, max(1, math.ceil(math.sqrt(block_elements) / num_frames)))
+    # without autograd, every block reuses the same memory for its cosines and
+    # exponentials (fresh memory per block costs page faults on CPU)
+    work = None
+    if not (torch.is_grad_enabled() and (tokens.requires_grad or frames.requires_grad)):
+        largest = min(max(block_elements, max_len * num_frames * per_block),
+                      num_texts * max_len * num_frames * num_videos)
+        work = tokens.new_empty(2, largest, dtype=dtype)
     per_super = max(1, _PACKED_ELEMENTS // (max_len * dim))
     for t0 in range(0, num_texts, per_super):
         groups = []
@@ -135,8 +143,15 @@ def _iter_mug(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float
                 texts_per = max(1, block_elements // (length * num_frames * videos))
                 for r0 in range(0, len(rows), texts_per):
                     a = packed[r0 * length:(r0 + texts_per) * length]
-                    x = (a @ chunk.T).view(-1, length, num_frames, videos)
-                    yield rows[r0:r0 + texts_per], cols, mug_block(x, shift) / tau
+                    if work is None:
+                        x = (a @ chunk.T).view(-1, length, num_frames, videos)
+                        yield rows[r0:r0 + texts_per], cols, mug_block(x, shift) / tau
+                        continue
+                    size = a.shape[0] * chunk.shape[0]
+                    x = torch.mm(a, chunk.T, out=work[0, :size].view(a.shape[0], -1))
+                    x = x.view(-1, length, num_frames, videos)
+                    scratch = work[1, :size].view(x.shape)
+                    yield rows[r0:r0 + texts_per], cols, mug_block(x, shift, scratch) / tau
 
 
 def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: float,
