@@ -60,10 +60,11 @@ def retrieval_ckpt(tmp_path_factory):
 
 
 def readme_demo_lines():
-    """The ``python demo/...`` command lines of README.md."""
+    """The README.md command lines that run these two demos."""
     with open(osp.join(ROOT, 'README.md')) as f:
         lines = [line.strip() for line in f]
-    return [line for line in lines if line.startswith('python demo/')]
+    return [line for line in lines
+            if line.startswith(('python demo/demo_recognition.py ', 'python demo/demo_retrieval.py '))]
 
 
 def ranked(stdout: str):
