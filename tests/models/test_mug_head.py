@@ -25,8 +25,7 @@ def inputs(m=5, n=4, k=7, t=6, e=16, seed=0, min_len=2, prefix=True, dtype=torch
 
 def clip_like(m, n, k=8, t=5, e=512, seed=0):
     """512-d features whose cosines sit close together, as CLIP's do."""
-    tokens, mask, pooled, frames = inputs(m, n, k, t, e, seed=seed)
-    return tokens, mask, pooled, frames
+    return inputs(m, n, k, t, e, seed=seed)
 
 
 def test_gallery_matches_paper_per_pair_with_masks_and_uneven_blocks(monkeypatch):
