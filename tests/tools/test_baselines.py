@@ -104,11 +104,11 @@ def test_compare_heads_prints_measured_table(synthetic_retrieval, tmp_path):
                      '--seeds', '3', '--heads', 'mean', 'clip2video', '--work-dir', str(tmp_path)])
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    runs = dict(re.findall(r'\] (.+), seed 3: t2v R@1 ([0-9.]+)', log))
+    runs = dict(re.findall(r'\] (.+), seed 3: t2v R@1 ([0-9.]+), final train loss', log))
     assert set(runs) == {'mean pooling (CLIP4Clip meanP)', 'CLIP2Video (TDB + TAB, K=5)'}, log[-3000:]
     assert '(6 videos, 12 captions; chance 16.7)' in log and '1-epoch' in log
     for label, r1 in runs.items():
         row = next(line for line in log.splitlines() if line.startswith(f'| {label}'))
         cells = [c.strip() for c in row.strip('|').split('|')]
-        assert cells[2] == cells[3] == r1 and 0 <= float(r1) <= 100, row
+        assert cells[2] == cells[3] == r1 and 0 <= float(r1) <= 100 and float(cells[4]) > 0, row
         assert (cells[1] == '0') == label.startswith('mean pooling'), row  # CLIP2Video has parameters

@@ -15,6 +15,7 @@ The data (``tools/data/make_synthetic_retrieval.py``, default sizes) is written 
 import argparse
 import copy
 import json
+import math
 import os.path as osp
 import sys
 import tempfile
@@ -26,6 +27,8 @@ sys.path.insert(0, ROOT)
 
 from mmengine.config import Config  # noqa: E402
 
+#: Iterations the final train loss is averaged over.
+FINAL_ITERS = 10
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 MEAN_POOL = dict(type='CLIPMeanPool', input_resolution=32)
 #: name -> (row label, backbone (None: the demo's CLIPSTAN), head)
@@ -81,18 +84,22 @@ def train_and_test(cfg: Config) -> Dict[str, float]:
 
     runner = Runner.from_cfg(cfg)
     runner.train()
+    # mean train loss (L_t2v + L_v2t) of the last iterations: 2 ln(batch) = all scores equal
+    final_loss = runner.message_hub.get_scalar('train/loss').mean(FINAL_ITERS)
     metrics = runner.test()
+    metrics['final_loss'] = float(final_loss)
     metrics['head_params'] = sum(p.numel() for p in runner.model.head.parameters())
     return metrics
 
 
 def format_table(rows: List[dict], seeds: List[int]) -> str:
-    header = ['head', 'head params'] + [f'seed {s}' for s in seeds] + ['mean']
+    header = (['head', 'head params'] + [f'R@1 seed {s}' for s in seeds] + ['R@1 mean']
+              + [f'final loss seed {s}' for s in seeds])
     lines = []
     for row in rows:
         r1 = [row['r1'][s] for s in seeds]
         lines.append([row['label'], f'{row["params"]:,}'] + [f'{v:.1f}' for v in r1]
-                     + [f'{sum(r1) / len(r1):.1f}'])
+                     + [f'{sum(r1) / len(r1):.1f}'] + [f'{row["loss"][s]:.2f}' for s in seeds])
     widths = [max(len(x) for x in col) for col in zip(header, *lines)]
     fmt = '| ' + ' | '.join('{:<' + str(w) + '}' for w in widths) + ' |'
     out = [fmt.format(*header), '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
@@ -114,25 +121,28 @@ def main(argv=None) -> List[dict]:
     data = osp.abspath(args.data)
     ensure_data(data)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='compare_heads_')
-    rows = {name: dict(label=HEADS[name][0], r1={}, params=0) for name in args.heads}
+    rows = {name: dict(label=HEADS[name][0], r1={}, loss={}, params=0) for name in args.heads}
     runs = [(seed, name) for seed in args.seeds for name in args.heads]
-    epochs = None
+    epochs = batch = None
     for i, (seed, name) in enumerate(runs, 1):
         cfg = run_config(name, seed, data, work_dir, args.epochs)
-        epochs = cfg.train_cfg.max_epochs
+        epochs, batch = cfg.train_cfg.max_epochs, cfg.train_dataloader.batch_size
         start = time.time()
         metrics = train_and_test(cfg)
         r1 = metrics['retrieval/t2v/R1']
         rows[name]['r1'][seed] = r1
+        rows[name]['loss'][seed] = metrics['final_loss']
         rows[name]['params'] = metrics['head_params']
-        print(f'[{i}/{len(runs)}] {HEADS[name][0]}, seed {seed}: t2v R@1 {r1:.1f} '
-              f'({time.time() - start:.0f} s)', flush=True)
+        print(f'[{i}/{len(runs)}] {HEADS[name][0]}, seed {seed}: t2v R@1 {r1:.1f}, final '
+              f'train loss {metrics["final_loss"]:.2f} ({time.time() - start:.0f} s)', flush=True)
     with open(osp.join(data, 'test.json')) as f:
         test = json.load(f)
     captions = sum(len(c) for c in test.values())
     print(f'\nt2v R@1 (%) on the test split of {data} ({len(test)} videos, {captions} captions; '
           f'chance {100 / len(test):.1f}), after the same {epochs}-epoch CPU training (tiny '
-          f'random-init CLIP, {osp.relpath(DEMO, ROOT)} schedule):')
+          f'random-init CLIP, {osp.relpath(DEMO, ROOT)} schedule); final loss = mean train loss '
+          f'(L_t2v + L_v2t) of the last {FINAL_ITERS} iterations, where 2 ln(batch {batch}) = '
+          f'{2 * math.log(batch):.2f} means every score equal (collapse):')
     print(format_table(list(rows.values()), args.seeds))
     return list(rows.values())
 
