@@ -94,6 +94,38 @@ def test_each_video_encoded_once(msvd_shaped, tmp_path):
     assert 0 <= metrics['retrieval/t2v/R1'] <= 100
 
 
+def test_qb_norm_query_bank_is_the_training_captions(msvd_shaped, tmp_path):
+    """With post_process='qb_norm', the loop also encodes the dataset's query bank (captions
+    of train.json, evenly subsampled) and hands the evaluator their scores with every test
+    video; the metric normalises with them."""
+    import json
+
+    from mmstan.evaluation.retrieval_metric import retrieval_metrics
+    cfg = demo_config(msvd_shaped, tmp_path, test_dataloader=dict(dataset=dict(
+        query_bank=dict(ann_file='train.json', max_captions=20))))
+    cfg.test_evaluator = [dict(type='TextVideoRetrievalMetric', post_process='qb_norm'),
+                          dict(type='DumpResults', out_file_path=str(tmp_path / 'blocks.pkl'))]
+    runner = runner_for(cfg)
+    captions = []
+    runner.model.text_encoder.register_forward_hook(lambda m, a, o: captions.append(a[0].shape[0]))
+    metrics = runner.test()
+    assert sum(captions) == 300 + 20
+    from mmstan.evaluation import TextVideoRetrievalMetric
+    with open(tmp_path / 'blocks.pkl', 'rb') as f:
+        sim, owner, bank = TextVideoRetrievalMetric.assemble(pickle.load(f))
+    train = [c for caps in json.load(open(osp.join(msvd_shaped, 'train.json'))).values() for c in caps]
+    picked = [train[int(i * len(train) / 20)] for i in range(20)]
+    model, dataset = runner.model.eval(), runner.test_dataloader.dataset
+    from mmengine.dataset import pseudo_collate
+    with torch.no_grad():
+        frames = model.test_step(pseudo_collate([dataset[i] for i in range(len(dataset))]))['frames']
+        text = model.test_step(pseudo_collate(list(dataset.caption_dataset(picked))))
+        expected_bank = model.score((text['pooled'], text['tokens'], text['mask']), frames)
+    torch.testing.assert_close(bank, expected_bank)
+    expected = retrieval_metrics(sim, owner, 'qb_norm', expected_bank)
+    assert {k: metrics[f'retrieval/{k}'] for k in expected} == pytest.approx(expected)
+
+
 def _brute_force_metrics(scores, owner_of_caption):
     """R@1/5/10, MdR, MnR of a ``scores[caption][video]`` table by sorting each query's
     list: rank = 1 + number of wrong items scored at least as high as the best right one."""

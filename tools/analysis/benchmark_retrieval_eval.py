@@ -82,7 +82,8 @@ def main(argv=None) -> dict:
     parser.add_argument('--num-test', type=int, default=30)
     parser.add_argument('--captions', type=int, default=10, help='captions per video')
     parser.add_argument('--size', type=int, default=224, help='frame size of the generated videos')
-    parser.add_argument('--frames', type=int, default=12, help='frames per generated video')
+    parser.add_argument('--frames', type=int, default=10,
+                        help='frames per generated video (the config samples its own count from them)')
     parser.add_argument('--batch', type=int, default=8, help='test batch size (both runs)')
     parser.add_argument('--work-dir', help='keep data, checkpoint and logs here (default: a temp dir)')
     args = parser.parse_args(argv)

@@ -74,9 +74,12 @@ def main(argv=None) -> None:
     parser.add_argument('--num-test', type=int, default=30)
     parser.add_argument('--captions', type=int, default=10, help='captions per video')
     parser.add_argument('--size', type=int, default=32, help='frame size in pixels')
-    parser.add_argument('--frames', type=int, default=8, help='frames per clip')
+    parser.add_argument('--frames', type=int, default=8,
+                        help='frames per clip (at most 10: the shape must stay in the frame)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
+    if not 2 <= args.frames <= 10 or args.size < 32:
+        parser.error('--frames must be 2-10 and --size at least 32 (the moving shape must fit)')
     rng = np.random.default_rng(args.seed)
     make_split(args.out, 'train', args.num_train, args.captions, rng, args.size, args.frames)
     make_split(args.out, 'test', args.num_test, args.captions, rng, args.size, args.frames)
