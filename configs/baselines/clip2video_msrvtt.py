@@ -2,4 +2,4 @@
 _base_ = ['../_base_/models/meanpool_retrieval_b32.py', '../_base_/datasets/msrvtt.py']
 
 model = dict(head=dict(_delete_=True, type='CLIP2VideoHead', num_layers=4, num_centers=5,
-                       global_weight=0.5))  # loss w L_global + (1 - w) L_aligned, same mix at inference
+                       global_weight=0.5))  # w L_o^g + (1 - w) L_o^a, L_o = ½(L_t2v + L_v2t); same w at test

@@ -210,8 +210,8 @@ def test_loss_and_scores_mix_global_and_aligned(tiny_arch, weight):
     s_a = text_feats[:, 1] @ video_feats[:, 1].T
     labels = torch.arange(4)
 
-    def symmetric(s):  # eqs. 7-8 with the retriever's logit scale (its loss sums both)
-        return F.cross_entropy(20 * s, labels) + F.cross_entropy(20 * s.T, labels)
+    def symmetric(s):  # [C2V] §3.3: L_o = ½ (L_t2v + L_v2t), with the retriever's logit scale
+        return (F.cross_entropy(20 * s, labels) + F.cross_entropy(20 * s.T, labels)) / 2
 
     losses = model(dict(imgs=video, text=text), mode='loss')
     assert set(losses) == {'loss_t2v', 'loss_v2t'}

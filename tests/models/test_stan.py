@@ -204,3 +204,64 @@ def test_recognizer_with_text_head_trains_stan_only_on_video_side(tiny_arch):
     preds = model(**model.data_preprocessor(dict(inputs=list(video), data_samples=samples)),
                   mode='predict')
     assert preds[0].pred_score.shape == (2,)
+
+
+def _drop_pattern(out: torch.Tensor, candidates: dict) -> list:
+    """Per video, the keep factors (key of ``candidates``) whose output it equals."""
+    return [[key for key, cand in candidates.items() if torch.allclose(out[b], cand[b], atol=1e-5)]
+            for b in range(out.shape[0])]
+
+
+def test_intra_frame_drop_path_drops_both_branches_per_video():
+    """Stochastic depth drops a residual branch per sample (video), as timm does: each
+    video's output is one of the four (attention kept/dropped) x (MLP kept/dropped)
+    outputs, the same for all its T frames (the attention branch used to be dropped per
+    frame, B*T rows)."""
+    from open_clip.transformer import ResidualAttentionBlock
+
+    from mmstan.models.backbones.stan import IntraFrameBlock
+    from mmstan.models.clip.blocks import attention_residual, mlp_residual
+
+    torch.manual_seed(0)
+    p, b, t, n, d = 0.5, 6, 8, 3, 32
+    module = IntraFrameBlock(ResidualAttentionBlock(d, 2), drop_path=p).train()
+    cls, patches = torch.randn(b, d), torch.randn(b, t, n, d)
+    torch.manual_seed(1)
+    out_cls, out_patches = module(cls, patches)
+    out = torch.cat([out_cls[:, None], out_patches.reshape(b, t * n, d)], dim=1)
+
+    def reference(attn_keep: float, mlp_keep: float) -> torch.Tensor:
+        with torch.no_grad():
+            x = torch.cat([cls[:, None, None].expand(b, t, 1, d), patches], dim=2).reshape(b * t, 1 + n, d)
+            x = (x + attn_keep * attention_residual(module.block, x)).reshape(b, t, 1 + n, d)
+            tokens = torch.cat([x[:, :, 0].mean(1, keepdim=True), x[:, :, 1:].reshape(b, t * n, d)], 1)
+            return tokens + mlp_keep * mlp_residual(module.block, tokens)
+
+    scale = 1 / (1 - p)
+    candidates = {(a, m): reference(a, m) for a in (0.0, scale) for m in (0.0, scale)}
+    pattern = _drop_pattern(out, candidates)
+    assert all(len(keys) == 1 for keys in pattern), pattern
+    assert {keys[0][0] for keys in pattern} == {0.0, scale}  # both drawn: not vacuous
+    assert {keys[0][1] for keys in pattern} == {0.0, scale}
+
+
+@pytest.mark.parametrize('module_type', ['attention', 'conv'])
+def test_temporal_drop_path_drops_per_video(module_type):
+    """The cross-frame branch is kept or dropped for a whole video, not per patch
+    position (the attention folds B*L positions into its batch)."""
+    from mmstan.models.backbones.stan import build_temporal
+
+    torch.manual_seed(0)
+    p, b = 0.5, 8
+    module = build_temporal(module_type, 32, 2, p)
+    for param in module.parameters():
+        torch.nn.init.normal_(param, std=0.2)
+    patches = torch.randn(b, 4, 5, 32)
+    with torch.no_grad():
+        branch = module.eval()(patches) - patches
+        torch.manual_seed(1)
+        out = module.train()(patches)
+    candidates = {keep: patches + keep * branch for keep in (0.0, 1 / (1 - p))}
+    pattern = _drop_pattern(out, candidates)
+    assert all(len(keys) == 1 for keys in pattern), pattern
+    assert {keys[0] for keys in pattern} == set(candidates)

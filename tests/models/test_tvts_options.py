@@ -128,11 +128,11 @@ def test_which_weights_learn_first_under_each_init():
 
     - ``zero_proj`` ([M] eq. 9): only ``W_proj`` gets a gradient (q, k, v sit behind
       ``W_proj = 0``);
-    - ``zero_qkv`` ([V], released code: q = k = v = 0, ``W_proj`` = ones): only the value
-      weights do (attention output is 0 so ``W_proj``'s gradient is 0; q and k only
+    - ``zero_qkv`` (values zero, q, k, ``W_proj`` random): only the value weights do
+      (the attention output is 0, so ``W_proj``'s gradient is 0, and q and k only
       matter through v = 0);
     - every parameter zero (the paper's words read literally): no weight ever gets a
-      gradient, which is why the released code starts ``W_proj`` at ones.
+      gradient.
     """
     torch.manual_seed(0)
     q, k, v, proj = _first_grads(TemporalAttention(64, 2, init='zero_proj'))
@@ -140,10 +140,58 @@ def test_which_weights_learn_first_under_each_init():
     q, k, v, proj = _first_grads(TemporalAttention(64, 2, init='zero_qkv'))
     assert q == k == proj == 0 and v > 0
     module = TemporalAttention(64, 2, init='zero_qkv')
+    torch.nn.init.zeros_(module.qkv.weight)
+    torch.nn.init.zeros_(module.qkv.bias)
     torch.nn.init.zeros_(module.proj.weight)
     assert all(g == 0 for g in _first_grads(module))
     with pytest.raises(ValueError, match='zero_proj'):
         TemporalAttention(64, 2, init='random')
+
+
+def _train(module: TemporalAttention, steps: int) -> None:
+    """A few AdamW steps regressing the module's output onto random targets."""
+    torch.manual_seed(1)
+    patches, target = torch.randn(2, 5, 3, 64), torch.randn(2, 5, 3, 64)
+    optim = torch.optim.AdamW(module.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optim.zero_grad()
+        (module(patches) - target).pow(2).mean().backward()
+        optim.step()
+
+
+@pytest.mark.parametrize('init', ['zero_proj', 'zero_qkv'])
+def test_every_temporal_weight_moves_within_a_few_steps(init):
+    """Both inits leave every weight trainable: after 3 AdamW steps q, k, v, the output
+    projection and all biases have moved. The released TVTSv2 init (q = k = v = 0,
+    ``W_proj`` = ones) fails this: ``dL/dW_q`` is proportional to ``W_k`` and vice versa,
+    so both stay exactly zero (attention uniform forever), and every column of the
+    all-ones ``W_proj`` gets the same update, so it stays rank-1."""
+    torch.manual_seed(0)
+    module = TemporalAttention(64, 2, init=init)
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    _train(module, 3)
+    d = 64
+    for name, param in module.named_parameters():
+        parts = param.split(d) if name.startswith('qkv') else [param]
+        for part, old in zip(parts, before[name].split(d) if name.startswith('qkv') else [before[name]]):
+            assert not torch.equal(part, old), f'{name} did not move'
+    q, k, _ = module.qkv.weight.split(d)
+    assert q.abs().max() > 0 and k.abs().max() > 0
+
+
+def test_released_tvts_init_never_learns_attention():
+    """The released code's init, trained the same way: q and k stay exactly zero and the
+    projection's columns stay identical (why ``zero_qkv`` zeroes only the values)."""
+    torch.manual_seed(0)
+    module = TemporalAttention(64, 2, init='zero_proj')
+    torch.nn.init.zeros_(module.qkv.weight)
+    torch.nn.init.zeros_(module.qkv.bias)
+    torch.nn.init.ones_(module.proj.weight)
+    _train(module, 20)
+    q, k, _ = module.qkv.weight.split(64)
+    assert q.abs().max() == 0 and k.abs().max() == 0
+    proj = module.proj.weight  # all columns equal: rank 1
+    assert (proj - proj[:, :1]).abs().max() == 0
 
 
 def test_attend_cls_adds_the_video_cls_as_a_key_of_every_position():
@@ -177,8 +225,10 @@ def test_clip_stan_options_reach_every_layer_and_conv_refuses_them(tiny_arch):
     model = CLIPSTAN(tiny_arch, num_frames=2, num_layers=2, temporal_init='zero_qkv', temporal_cls=True)
     for layer in model.stan.layers:
         assert layer.temporal.attend_cls
-        assert layer.temporal.qkv.weight.abs().sum() == 0
-        assert torch.equal(layer.temporal.proj.weight, torch.ones_like(layer.temporal.proj.weight))
+        width = layer.temporal.proj.weight.shape[0]
+        q, k, v = layer.temporal.qkv.weight.split(width)
+        assert v.abs().sum() == 0 and layer.temporal.qkv.bias[2 * width:].abs().sum() == 0
+        assert q.abs().sum() > 0 and k.abs().sum() > 0 and layer.temporal.proj.weight.abs().sum() > 0
     for bad in (dict(temporal_init='zero_qkv'), dict(temporal_cls=True)):
         with pytest.raises(ValueError, match="temporal_module='attention'"):
             CLIPSTAN(tiny_arch, num_layers=2, temporal_module='conv', **bad)
@@ -190,6 +240,8 @@ def test_tvts_config_sets_the_papers_values():
     assert cfg.model.text_frozen_layers == text_layers * 3 // 4  # [V] §3.2, Tab. 8 "1-9"
     backbone = cfg.model.backbone
     assert backbone.temporal_init == 'zero_qkv' and backbone.temporal_cls
-    assert backbone.tube_mask_ratio in (0.0, 0.5, 0.7)  # [V] §4.1
+    # [V] §4.1: no masking for B/32, 50% for B/16, 70% for H/14
+    assert backbone.tube_mask_ratio == {'ViT-B-32': 0.0, 'ViT-B-16': 0.5,
+                                        'ViT-H-14': 0.7}[cfg.model.clip.arch]
     plain = Config.fromfile(f'{ROOT}/configs/stan/msrvtt.py')
     assert cfg.train_dataloader.batch_size == plain.train_dataloader.batch_size

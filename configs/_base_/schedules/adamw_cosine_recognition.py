@@ -1,8 +1,9 @@
-# STAN / Mug-STAN video-only finetuning recipe ([M] §IV-B): AdamW, weight decay 0.02,
+# Mug-STAN video-only finetuning recipe ([M] §IV-B, K400 / SSv2): AdamW, weight decay 0.02,
 # lr 8e-6 for CLIP and 10x (8e-5) for the new modules (STAN branch, head), cosine decay
 # after a linear warmup. Global batch 128 = 8 GPUs x 16 (auto_scale_lr rescales for other
-# batch sizes with --auto-scale-lr). Epoch and warmup counts are not given in the papers:
-# 30 epochs with 5 warmup epochs (X-CLIP's K400 schedule) is our choice.
+# batch sizes with --auto-scale-lr). STAN's own configs use [S]'s learning rate instead
+# (adamw_cosine_recognition_stan.py). Epoch and warmup counts are choices, because no
+# paper gives them: 30 epochs with 5 warmup epochs (X-CLIP's K400 schedule).
 _base_ = ['../default_runtime.py']
 
 max_epochs = 30

@@ -21,6 +21,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -43,18 +44,48 @@ PRESETS = {
 OFFICIAL_TIME_ROWS = 64
 
 
+def interpolate_temporal_pos(pos: Tensor, t: int) -> Tensor:
+    """``[T0, D] -> [t, D]``: linear interpolation over frames, first and last frames
+    aligned (``align_corners=True``); ``pos`` itself when ``t == T0``. The one resampling
+    of the ``'paper'`` temporal embedding, in the forward pass
+    (:meth:`STANBranch.temporal_embedding`) and when a checkpoint of another frame count
+    loads (:meth:`STANBranch._load_from_state_dict`)."""
+    if t == pos.shape[0]:
+        return pos
+    return F.interpolate(pos.T[None], size=t, mode='linear', align_corners=True)[0].T
+
+
+def fit_time_table(table: Tensor, rows: int) -> Tensor:
+    """``[R0, D] -> [rows, D]`` for the ``'official'`` temporal table, which frame t reads
+    by row (row t, not interpolated): the first ``min(R0, rows)`` rows are kept, and extra
+    rows repeat the last one (a frame past the source table gets the last frame's
+    embedding, as if the clip held its last trained position)."""
+    if rows <= table.shape[0]:
+        return table[:rows]
+    return torch.cat([table, table[-1:].expand(rows - table.shape[0], -1)])
+
+
 class DropPath(nn.Module):
-    """Stochastic depth: drop a residual branch per sample with probability ``p``."""
+    """Stochastic depth: drop a residual branch per sample (video) with probability ``p``,
+    as timm's ``drop_path`` does.
+
+    ``forward(x, samples)``: ``x`` holds ``samples`` videos along dim 0 (``[B, ...]``, or
+    ``[B*R, ...]`` when a module folds R rows of each video into the batch, e.g. frames or
+    patch positions, video-major); every row of a video is kept or dropped together.
+    """
 
     def __init__(self, p: float = 0.0):
         super().__init__()
         self.p = p
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, samples: Optional[int] = None) -> Tensor:
         if self.p == 0.0 or not self.training:
             return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
+        samples = x.shape[0] if samples is None else samples
+        assert x.shape[0] % samples == 0, f'{x.shape[0]} rows are not {samples} videos'
+        keep = x.new_empty(samples).bernoulli_(1 - self.p) / (1 - self.p)
+        keep = keep.repeat_interleave(x.shape[0] // samples)
+        return x * keep.view((-1,) + (1,) * (x.dim() - 1))
 
 
 class IntraFrameBlock(nn.Module):
@@ -79,7 +110,7 @@ class IntraFrameBlock(nn.Module):
         b, t, n, d = patches.shape
         x = torch.cat([cls[:, None, None].expand(b, t, 1, d), patches], dim=2)
         x = x.reshape(b * t, 1 + n, d)
-        x = x + self.drop_path(attention_residual(self.block, x))
+        x = x + self.drop_path(attention_residual(self.block, x), b)  # per video, not frame
         x = x.reshape(b, t, 1 + n, d)
         tokens = torch.cat([x[:, :, 0].mean(dim=1, keepdim=True), x[:, :, 1:].reshape(b, t * n, d)],
                            dim=1)
@@ -102,10 +133,17 @@ class TemporalAttention(nn.Module):
             ``'zero_proj'`` ([M] eq. 9): the output projection; q, k, v start random, so
             the first steps train only ``W_proj``. ``'zero_qkv'`` (TVTSv2 [V] App. C, Tab.
             6: "initialize the parameters of the temporal self-attention module with
-            zeros"): q, k, v weights and biases, so attention starts uniform over frames
-            with zero values; the output projection's weight starts at ones and its bias
-            at zero, as in the released TVTSv2 code (``VarAttention(initialize='zeros')``),
-            because with every parameter zero no weight would ever get a gradient.
+            zeros"): the *value* slice of the qkv projection (weight and bias) starts at
+            zero, q, k and the output projection keep their default random
+            initialisation; the module is the identity at initialisation and the
+            attention pattern is the random q/k one. This differs from the released
+            TVTSv2 code (``VarAttention(initialize='zeros')``: q, k and v all zero, output
+            projection weight all ones) on purpose: there, each of ``W_q`` and ``W_k`` has
+            a gradient proportional to the other, so both stay exactly zero and attention
+            stays uniform forever, and the all-ones projection keeps values and output
+            rank-1; the module can only learn a temporal mean. Zeroing only the values
+            keeps the paper's identity start, and every weight moves within two steps
+            (values first, then q, k and the projection).
         attend_cls: TVTSv2's divided attention ([V] App. C: "the [CLS] token is attended
             in both temporal and spatial self-attention"): each patch position attends
             over ``[video CLS, its T tokens]`` instead of its T tokens. The [CLS] itself is
@@ -124,9 +162,9 @@ class TemporalAttention(nn.Module):
         if init == 'zero_proj':
             nn.init.zeros_(self.proj.weight)
         elif init == 'zero_qkv':
-            nn.init.zeros_(self.qkv.weight)
-            nn.init.zeros_(self.qkv.bias)
-            nn.init.ones_(self.proj.weight)
+            values = slice(2 * width, 3 * width)  # qkv rows are [q; k; v]
+            nn.init.zeros_(self.qkv.weight[values])
+            nn.init.zeros_(self.qkv.bias[values])
         else:
             raise ValueError(f"temporal init must be 'zero_proj' or 'zero_qkv', got {init!r}")
         nn.init.zeros_(self.proj.bias)
@@ -146,7 +184,7 @@ class TemporalAttention(nn.Module):
             k = torch.cat([cls_k.repeat_interleave(n, dim=0), k], dim=2)
             v = torch.cat([cls_v.repeat_interleave(n, dim=0), v], dim=2)
         attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b * n, t, d)
-        y = y + self.drop_path(self.proj(attn))
+        y = y + self.drop_path(self.proj(attn), b)  # per video, not per patch position
         return y.reshape(b, n, t, d).transpose(1, 2)
 
 
@@ -226,7 +264,9 @@ class STANBranch(nn.Module):
         num_frames: frames the temporal position embedding is stored for (it is
             linearly interpolated for other frame counts). With ``input_style='official'``
             it is a table of ``max(num_frames, 64)`` rows of which frame t reads row t,
-            like the official ``STAN_time_embed = nn.Embedding(64, D)``.
+            like the official ``STAN_time_embed = nn.Embedding(64, D)``. A checkpoint
+            stored for another frame count is resampled as it loads, see
+            :meth:`_load_from_state_dict`.
         heads: attention heads of the temporal module.
         temporal_module: ``'attention'`` or ``'conv'``.
         temporal_init: ``'zero_proj'`` (STAN) or ``'zero_qkv'`` (TVTSv2), see
@@ -293,10 +333,34 @@ class STANBranch(nn.Module):
 
     def temporal_embedding(self, t: int) -> Tensor:
         """``[t, D]``, linearly interpolated from the stored frames when t differs."""
-        pos = self.temporal_pos
-        if t == pos.shape[0]:
-            return pos
-        return F.interpolate(pos.T[None], size=t, mode='linear', align_corners=True)[0].T
+        return interpolate_temporal_pos(self.temporal_pos, t)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        """Fit a ``temporal_pos`` stored for another frame count in ``state_dict`` (in
+        place) to this branch before loading, so that the loaded embedding is the source
+        model's own for these frames: ``'paper'``: the source's
+        ``temporal_embedding(num_frames)`` (:func:`interpolate_temporal_pos`);
+        ``'official'``: its table's rows, cut or extended by repeating the last row
+        (:func:`fit_time_table`). Any loader (torch, mmengine's ``load_checkpoint`` /
+        ``load_from`` / ``init_cfg``) reaches this under any prefix
+        (``backbone.stan.``)."""
+        key = prefix + 'temporal_pos'
+        value, param = state_dict.get(key), self.temporal_pos
+        if isinstance(value, Tensor) and value.dim() == 2 and value.shape[1] == param.shape[1] \
+                and value.shape[0] != param.shape[0]:
+            with torch.no_grad():
+                if self.input_style == 'official':
+                    state_dict[key] = fit_time_table(value, param.shape[0])
+                    how = (f'kept the first {min(value.shape[0], param.shape[0])} rows'
+                           + (', repeated the last row for the others'
+                              if param.shape[0] > value.shape[0] else ''))
+                else:
+                    state_dict[key] = interpolate_temporal_pos(value, param.shape[0])
+                    how = 'linearly interpolated over frames (align_corners=True)'
+            print_log(f'{key}: checkpoint {list(value.shape)} resampled to '
+                      f'{list(param.shape)} for {param.shape[0]} frames ({how})',
+                      logger='current')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def embed_input(self, level: Tensor, t: int, keep: Optional[Tensor] = None
                     ) -> Tuple[Tensor, Tensor]:

@@ -17,13 +17,19 @@ every real token but the first ([SOS]), as in the official code.
 Scores and loss (§3.3)::
 
     s = w <f_t^g, f_v^g> + (1 - w) <f_t^a, f_v^a>           inference, w = 0.5
-    L = w L(s^g) + (1 - w) L(s^a)                           training, L symmetric InfoNCE
+    L = w L_o(s^g) + (1 - w) L_o(s^a)                       training
+    L_o = ½ (L_t2v + L_v2t)                                 symmetric InfoNCE, averaged
+
+(the retriever's own loss sums ``L_t2v + L_v2t`` as Mug-STAN's eq. 19 does, so
+:meth:`CLIP2VideoHead.score_terms` carries the ½ in its term weights; it matters beside
+``clip_grad`` max_norm 5).
 
 All new transformers and embeddings start from CLIP's text transformer (§4.1; official
 code: the temporal transformer from text layers 0..3, the difference attention and
 TAB's transformer from layer 0, frame positions from the text position embedding, the
 two type embeddings from its first two rows).
 """
+import math
 from typing import List, Tuple
 
 import torch
@@ -90,22 +96,48 @@ class CLIP2VideoHead(nn.Module):
         words[:, 0] = False
         return torch.stack([F.normalize(pooled, dim=-1), self.tab(tokens, words)], dim=1)
 
+    def _scores(self, tokens: Tensor, mask: Tensor, pooled: Tensor,
+                video: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(s^g, s^a)``: the global and aligned ``[M, N]`` cosine matrices."""
+        text = self.encode_text(tokens, mask, pooled).to(video.dtype)
+        return text[:, GLOBAL] @ video[:, GLOBAL].T, text[:, ALIGNED] @ video[:, ALIGNED].T
+
     def score_terms(self, tokens: Tensor, mask: Tensor, pooled: Tensor,
                     video: Tensor) -> List[Tuple[float, Tensor]]:
-        """``[(w, s^g), (1 - w, s^a)]``: the weighted ``[M, N]`` cosine matrices whose
-        InfoNCE losses the retriever mixes (§3.3)."""
-        text = self.encode_text(tokens, mask, pooled).to(video.dtype)
-        return [(self.global_weight, text[:, GLOBAL] @ video[:, GLOBAL].T),
-                (1.0 - self.global_weight, text[:, ALIGNED] @ video[:, ALIGNED].T)]
+        """``[(w / 2, s^g), ((1 - w) / 2, s^a)]``: the ``[M, N]`` cosine matrices and the
+        weights of their ``L_t2v + L_v2t`` in the loss, ``w L_o^g + (1 - w) L_o^a`` with
+        ``L_o = ½ (L_t2v + L_v2t)`` (§3.3)."""
+        s_global, s_aligned = self._scores(tokens, mask, pooled, video)
+        return [(self.global_weight / 2, s_global), ((1.0 - self.global_weight) / 2, s_aligned)]
 
     def forward(self, tokens: Tensor, mask: Tensor, pooled: Tensor, video: Tensor) -> Tensor:
         """``[M, N]`` scores ``w s^g + (1 - w) s^a`` (``video`` from :meth:`encode_video`)."""
-        return sum(w * s for w, s in self.score_terms(tokens, mask, pooled, video))
+        s_global, s_aligned = self._scores(tokens, mask, pooled, video)
+        return self.global_weight * s_global + (1.0 - self.global_weight) * s_aligned
 
     @torch.no_grad()
     def gallery(self, tokens: Tensor, mask: Tensor, pooled: Tensor, video: Tensor) -> Tensor:
         """The full ``[M, N]`` score matrix (two ``[M, E] @ [E, N]`` products)."""
         return self(tokens, mask, pooled, video)
+
+    # ---- stage 1 of the search (mmstan.search): one vector per text / per video -------
+    # [sqrt(w) f^g, sqrt(1 - w) f^a] on both sides: their inner product is the score.
+
+    def _stage1(self, features: Tensor) -> Tensor:
+        w = self.global_weight
+        return torch.cat([math.sqrt(w) * features[:, GLOBAL].float(),
+                          math.sqrt(1.0 - w) * features[:, ALIGNED].float()], dim=-1)
+
+    @torch.no_grad()
+    def stage1_video(self, video: Tensor) -> Tensor:
+        """:meth:`encode_video`'s ``[N, 2, E]`` -> ``[N, 2E]``, whose inner product with
+        :meth:`stage1_text` is exactly the score ``w s^g + (1 - w) s^a``."""
+        return self._stage1(video)
+
+    @torch.no_grad()
+    def stage1_text(self, tokens: Tensor, mask: Tensor, pooled: Tensor) -> Tensor:
+        """Text features -> ``[M, 2E]`` (see :meth:`stage1_video`)."""
+        return self._stage1(self.encode_text(tokens, mask, pooled))
 
     def extra_repr(self) -> str:
         return f'layers={len(self.temporal.blocks)}, w={self.global_weight}'
