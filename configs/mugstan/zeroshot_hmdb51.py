@@ -1,4 +1,4 @@
-# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint), 12 frames, 1x3 views, test only, HMDB51 split 1; paper [M] Table I: H (B/32 value not in the paper text; B/16: 50.9).
+# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint, Mug class-name scoring), 12 frames, 1x3 views, test only, HMDB51 split 1; paper [M] Table I: H (B/32 value not in the paper text; B/16: 50.9).
 _base_ = ['../_base_/datasets/hmdb51.py', '../_base_/models/mugstan_zeroshot_recognition.py']
 from mmstan.utils.pipeline_edit import with_step_args  # noqa: E402
 

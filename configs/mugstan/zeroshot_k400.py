@@ -1,4 +1,4 @@
-# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint), 12 frames, 1x3 views, test only, Kinetics-400; paper [M] Table I: K 48.1 Acc@1.
+# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint, Mug class-name scoring), 12 frames, 1x3 views, test only, Kinetics-400; paper [M] Table I: K 48.1 Acc@1.
 _base_ = ['../_base_/datasets/k400.py', '../_base_/models/mugstan_zeroshot_recognition.py']
 from mmstan.utils.pipeline_edit import with_step_args  # noqa: E402
 

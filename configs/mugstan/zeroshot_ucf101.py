@@ -1,4 +1,4 @@
-# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint), 12 frames, 1x3 views, test only, UCF101 split 1; paper [M] Table I: U (B/32 value not in the paper text; B/16: 70.3).
+# Zero-shot Mug-STAN-B/32 (CLIPRecognizer from a webvid_pretrain.py checkpoint, Mug class-name scoring), 12 frames, 1x3 views, test only, UCF101 split 1; paper [M] Table I: U (B/32 value not in the paper text; B/16: 70.3).
 _base_ = ['../_base_/datasets/ucf101.py', '../_base_/models/mugstan_zeroshot_recognition.py']
 from mmstan.utils.pipeline_edit import with_step_args  # noqa: E402
 
