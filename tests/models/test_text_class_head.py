@@ -13,7 +13,7 @@ from mug_reference import paper_mug
 from conftest import ROOT
 from mmstan.errors import UserError
 from mmstan.models.clip import load_clip
-from mmstan.models.heads import TextClassHead, read_class_names
+from mmstan.models.heads import TextClassHead, class_name_text, read_class_names
 
 NAMES = ['moving left', 'moving right', 'moving up', 'pushing something from left to right',
          'bowling']
@@ -184,3 +184,39 @@ def test_label_maps(tmp_path, shared_data):
     assert len(read_class_names(f'{shared_data}/label_maps/sthv2.txt')) == 174
     with pytest.raises(UserError, match='label map not found'):
         read_class_names(str(tmp_path / 'nope.txt'))
+
+
+def test_class_names_are_read_as_words():
+    """Label-map identifiers reach the text tower as natural words; names that are already
+    words are read as written."""
+    assert class_name_text('brush_hair') == 'brush hair'
+    assert class_name_text('ApplyEyeMakeup') == 'apply eye makeup'
+    assert class_name_text('YoYo') == 'yo yo'
+    assert class_name_text('PlayingDaf') == 'playing daf'
+    assert class_name_text('passing American football (in game)') == \
+        'passing American football (in game)'
+    assert class_name_text('Pushing something from left to right') == \
+        'Pushing something from left to right'
+
+
+@pytest.mark.parametrize('dataset,changed', [('ucf101', 101), ('hmdb51', 14), ('k400', 0),
+                                             ('sthv2', 0)])
+def test_real_label_maps_reach_the_text_tower_as_words(shared_data, dataset, changed):
+    """On mmaction2's real label maps: UCF101's CamelCase and HMDB51's underscores become
+    lower-case words; K400 and SSv2 names (already words) are unchanged; the number and
+    order of classes never change."""
+    names = read_class_names(f'{shared_data}/label_maps/{dataset}.txt')
+    words = [class_name_text(n) for n in names]
+    assert len(words) == len(names) and len(set(words)) == len(names)
+    assert sum(a != b for a, b in zip(names, words)) == changed
+    if changed:
+        assert all(w == w.lower() and '_' not in w for w in words)
+        for name, word in zip(names, words):  # the same letters, only spacing and case
+            assert word.replace(' ', '') == name.replace('_', '').lower()
+
+
+def test_head_tokenizes_the_words_and_keeps_the_names(tiny_arch):
+    head = TextClassHead(['brush_hair', 'ApplyEyeMakeup'], arch=tiny_arch, scoring='global')
+    assert head.class_names == ['brush_hair', 'ApplyEyeMakeup']
+    expected = open_clip.tokenize(['brush hair', 'apply eye makeup'], context_length=32)
+    assert torch.equal(head.class_tokens, expected)

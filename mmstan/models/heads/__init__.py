@@ -1,3 +1,19 @@
+"""Heads. The similarity heads of ``VideoTextRetriever`` (``MugHead``, ``SeqTransfHead``,
+``CLIP2VideoHead``) share one protocol:
+
+- ``forward(tokens [M, K, E], mask [M, K], pooled [M, E], video) -> [M, N]`` scores and
+  ``gallery(...)`` (the same, in bounded memory); ``video`` is the retriever's
+  ``encode_video`` output: frames ``[N, T, E]``, or the head's own features when it has
+  ``encode_video(frames)``;
+- optional ``score_terms(...)`` (weighted score matrices, each with its own InfoNCE);
+- for ``tools/search.py`` (:mod:`mmstan.search`), stage 1: ``stage1_video(video) -> [N, D]``
+  and ``stage1_text(tokens, mask, pooled) -> [M, D]``, one vector per video and per text
+  whose inner product stands in for the score (exactly, where the score is an inner
+  product: ``MugHead('mean')``, ``CLIP2VideoHead``). A head without them cannot be searched
+  (``mmstan.search`` says so); when a head changes what these return, bump
+  ``mmstan.search.pooled_embeddings.STAGE1_VERSION`` so that indexes made before are
+  brought up to date.
+"""
 from .clip2video_head import CLIP2VideoHead
 from .linear_head import VideoLinearHead
 from .mug_head import MODES as MUG_MODES
@@ -5,9 +21,10 @@ from .mug_head import MugHead
 from .seq_transformer_head import SeqTransfHead
 from .temporal_alignment_block import TemporalAlignmentBlock
 from .temporal_difference_block import TemporalDifferenceBlock
-from .text_class_head import TextClassHead, read_class_names
+from .text_class_head import TextClassHead, class_name_text, read_class_names
 from .text_layers import TextLayers
 
-__all__ = ['VideoLinearHead', 'TextClassHead', 'read_class_names', 'MugHead', 'MUG_MODES',
+__all__ = ['VideoLinearHead', 'TextClassHead', 'read_class_names', 'class_name_text',
+           'MugHead', 'MUG_MODES',
            'SeqTransfHead', 'CLIP2VideoHead', 'TemporalDifferenceBlock',
            'TemporalAlignmentBlock', 'TextLayers']

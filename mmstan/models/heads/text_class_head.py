@@ -1,5 +1,6 @@
 """Classify videos by their class names' CLIP text embeddings ([M] eq. 20): Mug of each
 class name's tokens against the clip's frames, or the global cosine."""
+import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 import open_clip
@@ -37,6 +38,23 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> List[str]:
     return names
 
 
+def class_name_text(name: str) -> str:
+    """The words the text tower reads for a label-map name.
+
+    One rule: a name without spaces is an identifier (HMDB51's ``brush_hair``, UCF101's
+    ``ApplyEyeMakeup``): underscores and hyphens become spaces, a lower-case letter or
+    digit followed by a capital starts a new word (so does the last capital of a run of
+    capitals followed by a lower-case letter), and the words are lower-cased:
+    ``brush hair``, ``apply eye makeup``. A name with spaces is already words (K400's
+    ``passing American football (in game)``, SSv2's templates) and is read as written.
+    """
+    if ' ' in name.strip():
+        return name.strip()
+    words = re.sub(r'[_\-]+', ' ', name.strip())
+    words = re.sub(r'(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])', ' ', words)
+    return ' '.join(words.lower().split())
+
+
 @MODELS.register_module()
 class TextClassHead(BaseHead):
     """Mug-STAN recognition head ([M] eq. 20): one logit per class name, scored against
@@ -60,7 +78,10 @@ class TextClassHead(BaseHead):
       the mean of the frames as the global video embedding ([M] §III-A's global v and c).
 
     The text tower is frozen ([M] §III-D) and encodes the bare class names (no prompt
-    template). Their pooled ``[C, E]`` and per-token ``[C, K, E]`` embeddings are computed
+    template), as words: label-map identifiers such as ``brush_hair`` or
+    ``ApplyEyeMakeup`` are read as ``brush hair`` and ``apply eye makeup``
+    (:func:`class_name_text`; class order and ``class_names`` stay as written). Their
+    pooled ``[C, E]`` and per-token ``[C, K, E]`` embeddings are computed
     together on first use and kept until the tower's weights are loaded again, so a
     checkpoint's text tower always gives the class embeddings (the text weights are part
     of the checkpoint, as ``cls_head.text_encoder``).
@@ -100,7 +121,8 @@ class TextClassHead(BaseHead):
         # parameter-free: the state dict is the same for both scorings
         self.mug = MugHead('mug', tau=tau, block_elements=block_elements) \
             if scoring == 'mug' else None
-        tokens = open_clip.tokenize(names, context_length=min(context_length, text.context_length))
+        tokens = open_clip.tokenize([class_name_text(n) for n in names],
+                                    context_length=min(context_length, text.context_length))
         self.register_buffer('class_tokens', tokens, persistent=False)
         self.register_buffer('_class_embeddings', None, persistent=False)
         self.register_buffer('_class_token_embeddings', None, persistent=False)
