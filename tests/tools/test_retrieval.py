@@ -71,48 +71,198 @@ def test_zero_shot_configs(name):
         assert cfg.model.head.mode == 'mug'
 
 
-def test_prepare_msrvtt(tmp_path):
-    ann = tmp_path / 'annotations'
-    ann.mkdir()
-    (ann / 'MSRVTT_data.json').write_text(json.dumps({'sentences': [
-        {'video_id': 'video0', 'caption': 'a'}, {'video_id': 'video0', 'caption': 'b'},
-        {'video_id': 'video9', 'caption': 'c'}]}))
+def write_msrvtt(ann):
+    """CLIP4Clip's msrvtt_data.zip: MSRVTT_data.json, MSRVTT_train.9k.csv, MSRVTT_JSFUSION_test.csv."""
+    ann.mkdir(exist_ok=True)
+    (ann / 'MSRVTT_data.json').write_text(json.dumps({
+        'info': {'year': 2016}, 'videos': [
+            {'category': 9, 'url': 'https://www.youtube.com/watch?v=9lZi22qLlEo', 'video_id': 'video0',
+             'start time': 137.72, 'end time': 149.44, 'split': 'train', 'id': 0}],
+        'sentences': [{'caption': 'a car is shown', 'video_id': 'video0', 'sen_id': 0},
+                      {'caption': 'a man drives', 'video_id': 'video0', 'sen_id': 1},
+                      {'caption': 'a person is connecting something to system', 'video_id': 'video7010',
+                       'sen_id': 140200}]}))
     (ann / 'MSRVTT_train.9k.csv').write_text('video_id\nvideo0\n')
-    (ann / 'MSRVTT_JSFUSION_test.csv').write_text('key,vid_key,video_id,sentence\nk,v,video9,c\n')
+    (ann / 'MSRVTT_JSFUSION_test.csv').write_text(
+        'key,vid_key,video_id,sentence\nret0,msr7010,video7010,"a person, at a desk, is typing"\n')
+
+
+def test_prepare_msrvtt(tmp_path):
+    write_msrvtt(tmp_path / 'annotations')
     prepare(['msrvtt', '--root', str(tmp_path)])
-    assert json.load(open(tmp_path / 'train_9k.json')) == {'video0.mp4': ['a', 'b']}
-    assert json.load(open(tmp_path / 'test_1k.json')) == {'video9.mp4': ['c']}
+    assert json.load(open(tmp_path / 'train_9k.json')) == {'video0.mp4': ['a car is shown', 'a man drives']}
+    assert json.load(open(tmp_path / 'test_1k.json')) == {'video7010.mp4': ['a person, at a desk, is typing']}
 
 
-def test_prepare_didemo_lsmdc_msvd_webvid(tmp_path):
-    ann = tmp_path / 'annotations'
-    ann.mkdir()
+@pytest.mark.parametrize('train_name, test_name, where, keys', [
+    # tools/data/video_retrieval/prepare_msrvtt.py (data/video_retrieval/msrvtt/*.json)
+    ('train_9k.json', 'test_JSFUSION.json', '', lambda v: f'{v}.mp4'),
+    ('train_9k.json', 'test_JSFUSION.json', '', lambda v: v),  # its older version: no extension
+    # tools/data/msrvtt (VindLU's annotations/msrvtt_ret_*.json, [{video, caption}] lists)
+    ('msrvtt_ret_train9k.json', 'msrvtt_ret_test1k.json', 'annotations', None),
+])
+def test_prepare_msrvtt_from_mmaction2(tmp_path, train_name, test_name, where, keys):
+    folder = tmp_path / where
+    folder.mkdir(exist_ok=True)
+    if keys is None:
+        train = [{'video': 'video0.mp4', 'caption': ['a car is shown', 'a man drives']}]
+        test = [{'video': 'video7010.mp4', 'caption': 'a person is typing'}]
+    else:
+        train = {keys('video0'): ['a car is shown', 'a man drives']}
+        test = {keys('video7010'): ['a person is typing']}
+    (folder / train_name).write_text(json.dumps(train))
+    (folder / test_name).write_text(json.dumps(test))
+    prepare(['msrvtt', '--root', str(tmp_path)])
+    assert json.load(open(tmp_path / 'train_9k.json')) == {'video0.mp4': ['a car is shown', 'a man drives']}
+    assert json.load(open(tmp_path / 'test_1k.json')) == {'video7010.mp4': ['a person is typing']}
+
+
+#: DiDeMo's annotated names keep the upload's extension, some end in a bare '.'.
+DIDEMO_VIDEOS = ['10015567@N08_3655084291_d8b58466fa.mov', '10123974@N03_4224785924_a91bb6c6a1.avi',
+                 '13301185@N02_2580412393_9d1d02e9ab.3gp', '26074536@N00_4484447536_3dc5d1aa72.mpg',
+                 '38798290@N00_2963584452_ee1b6a0d0a.']
+
+
+def write_didemo(ann, videos=DIDEMO_VIDEOS):
+    ann.mkdir(exist_ok=True)
     for split in ('train', 'val', 'test'):
-        (ann / f'{split}_data.json').write_text(json.dumps(
-            [{'video': 'v.mp4', 'description': 'one '}, {'video': 'v.mp4', 'description': 'two'}]))
-    prepare(['didemo', '--root', str(tmp_path)])
-    assert json.load(open(tmp_path / 'train.json')) == {'v.mp4': ['one', 'two']}
-    for name in ('training', 'val', 'test'):
+        (ann / f'{split}_data.json').write_text(json.dumps([
+            {'num_segments': 6, 'video': v, 'annotation_id': 100 + i, 'times': [[2, 2], [2, 3]],
+             'description': f'the ball is thrown {i} ', 'dl_link': 'https://www.flickr.com/video_download.gne?id=1'}
+            for i, v in enumerate(videos)] + [{'video': videos[0], 'description': 'a dog runs',
+                                               'times': [[0, 0]], 'annotation_id': 1}]))
+
+
+@pytest.mark.parametrize('names, on_disk', [
+    ('name.mp4', lambda v: f'{v}.mp4'),                  # LocalizingMoments' download_videos_AWS.py
+    ('stem.mp4', lambda v: f'{v.rsplit(".", 1)[0]}.mp4'),
+    ('as-annotated', lambda v: v),
+])
+def test_prepare_didemo_video_names(tmp_path, capsys, names, on_disk):
+    write_didemo(tmp_path / 'annotations')
+    (tmp_path / 'videos').mkdir()
+    for v in DIDEMO_VIDEOS[:-1]:  # the last one is no longer available
+        (tmp_path / 'videos' / on_disk(v)).write_bytes(b'')
+    for option in ([], ['--video-names', names]):  # the default (auto) finds the naming
+        prepare(['didemo', '--root', str(tmp_path), *option])
+        test = json.load(open(tmp_path / 'test.json'))
+        assert list(test) == [on_disk(v) for v in DIDEMO_VIDEOS]
+        assert test[on_disk(DIDEMO_VIDEOS[0])] == ['the ball is thrown 0', 'a dog runs']
+        assert '4 of 5 annotated videos found' in capsys.readouterr().out
+    if names == 'name.mp4':
+        assert '38798290@N00_2963584452_ee1b6a0d0a..mp4' in test
+
+
+def test_prepare_didemo_wrong_names_or_no_videos(tmp_path):
+    write_didemo(tmp_path / 'annotations')
+    with pytest.raises(UserError, match=r'videos folder not found: .*--video-names'):
+        prepare(['didemo', '--root', str(tmp_path)])
+    (tmp_path / 'videos').mkdir()
+    for v in DIDEMO_VIDEOS:
+        (tmp_path / 'videos' / f'{v}.mp4').write_bytes(b'')
+    with pytest.raises(UserError, match=r'didemo train: none of the 5 videos .*d8b58466fa\.mp4\); '
+                       r'check the folder or --video-names'):
+        prepare(['didemo', '--root', str(tmp_path), '--video-names', 'stem.mp4'])
+
+
+LSMDC_ROW = '{clip}\t00.00.51.926\t00.00.54.129\t00.00.51.926\t00.00.54.129\t{sentence}\n'
+
+
+def write_lsmdc(ann):
+    ann.mkdir(exist_ok=True)
+    rows = {'training': ('0001_American_Beauty_00.00.51.926-00.00.54.129', 'SOMEONE stands.'),
+            'val': ('1010_TITANIC_00.41.32.072-00.41.40.196', 'SOMEONE runs.'),
+            'test': ('1004_Juno_00.00.32.849-00.00.38.472', 'SOMEONE walks.')}
+    for name, (clip, sentence) in rows.items():
         (ann / f'LSMDC16_annos_{name}.csv').write_text(
-            '0001_Movie_00.00.01-00.00.02\t1\t2\t1\t2\tSomeone walks.\n')
+            LSMDC_ROW.format(clip=clip, sentence=sentence) * (2 if name == 'test' else 1))
+    (ann / 'LSMDC16_challenge_1000_publictect.csv').write_text(LSMDC_ROW.format(
+        clip='1012_Unbreakable_00.05.16.065-00.05.21.941', sentence='SOMEONE looks at SOMEONE.'))
+
+
+def test_prepare_lsmdc_tests_on_the_1000_clip_benchmark(tmp_path):
+    write_lsmdc(tmp_path / 'annotations')
     prepare(['lsmdc', '--root', str(tmp_path)])
-    assert json.load(open(tmp_path / 'test.json')) == {
-        '0001_Movie/0001_Movie_00.00.01-00.00.02.avi': ['Someone walks.']}
+    assert json.load(open(tmp_path / 'train.json')) == {
+        '0001_American_Beauty/0001_American_Beauty_00.00.51.926-00.00.54.129.avi': ['SOMEONE stands.']}
+    assert json.load(open(tmp_path / 'test_1k.json')) == {
+        '1012_Unbreakable/1012_Unbreakable_00.05.16.065-00.05.21.941.avi': ['SOMEONE looks at SOMEONE.']}
+    assert json.load(open(tmp_path / 'test_10k.json')) == {  # the ~10k public test, own name
+        '1004_Juno/1004_Juno_00.00.32.849-00.00.38.472.avi': ['SOMEONE walks.'] * 2}
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'stan', 'lsmdc.py'))
+    assert cfg.test_dataloader.dataset.ann_file == 'test_1k.json' == cfg.val_dataloader.dataset.ann_file
+
+
+def write_msvd(ann):
+    ann.mkdir(exist_ok=True)
     with open(ann / 'raw-captions.pkl', 'wb') as f:
-        pickle.dump({'vid1': [['a', 'dog'], ['a', 'pet']]}, f)
+        pickle.dump({'-4wsuPCjDBc_5_15': [['a', 'squirrel', 'is', 'eating'], ['a', 'pet', 'eats']],
+                     '-7KMZQEsJW4_205_208': [['a', 'man', 'sings']]}, f)
     for split in ('train', 'val', 'test'):
-        (ann / f'{split}_list.txt').write_text('vid1\n')
+        (ann / f'{split}_list.txt').write_text('-4wsuPCjDBc_5_15\n-7KMZQEsJW4_205_208\n')
+
+
+def test_prepare_msvd_webvid(tmp_path):
+    ann = tmp_path / 'annotations'
+    write_msvd(ann)
     prepare(['msvd', '--root', str(tmp_path)])
-    assert json.load(open(tmp_path / 'test.json')) == {'vid1.avi': ['a dog', 'a pet']}
-    (ann / 'results_2M_train.csv').write_text('videoid,name,page_dir\n7,a cat,000\n')
+    assert json.load(open(tmp_path / 'test.json')) == {
+        '-4wsuPCjDBc_5_15.avi': ['a squirrel is eating', 'a pet eats'],
+        '-7KMZQEsJW4_205_208.avi': ['a man sings']}
+    (ann / 'results_10M_train.csv').write_text(
+        'videoid,contentUrl,duration,page_idx,page_dir,name\n'
+        '21179416,https://ak.picdn.net/shutterstock/videos/21179416/preview/stock-footage-a.mp4,'
+        'PT00H00M11S,1,006001_006050,"Aerial shot, winter forest"\n')
     prepare(['webvid', '--root', str(tmp_path)])
-    assert json.load(open(tmp_path / 'results_2M_train.json')) == [
-        dict(video='000/7.mp4', caption='a cat')]
+    assert json.load(open(tmp_path / 'results_10M_train.json')) == [
+        dict(video='006001_006050/21179416.mp4', caption='Aerial shot, winter forest')]
+
+
+@pytest.mark.parametrize('dataset, write, file, content, message', [
+    ('msrvtt', write_msrvtt, 'MSRVTT_JSFUSION_test.csv',
+     'key\tvid_key\tvideo_id\tsentence\nret0\tmsr7010\tvideo7010\ta\n',
+     r'MSRVTT_JSFUSION_test\.csv, line 1: the header has no column video_id, sentence; expected '
+     r'comma-separated columns video_id,sentence \(the line looks tab-separated\)'),
+    ('msrvtt', write_msrvtt, 'MSRVTT_train.9k.csv', 'video_id\nvideo0\nvideo12\n',
+     r"MSRVTT_train\.9k\.csv, line 3: video id 'video12' has no caption in .*MSRVTT_data\.json"),
+    ('msrvtt', write_msrvtt, 'MSRVTT_train.9k.csv', 'vid\nvideo0\n',
+     r'MSRVTT_train\.9k\.csv, line 1: the header has no column video_id'),
+    ('msrvtt', write_msrvtt, 'MSRVTT_data.json', '{"videos": []}', r'MSRVTT_data\.json: no "sentences" list'),
+    ('lsmdc', write_lsmdc, 'LSMDC16_annos_training.csv',
+     '0001_American_Beauty_00.00.51.926-00.00.54.129,00.00.51.926,00.00.54.129,00.00.51.926,00.00.54.129,SOMEONE\n',
+     r'LSMDC16_annos_training\.csv, line 1: 1 field\(s\) .* expected 6 tab-separated fields: clip id.*'
+     r'\(the line looks comma-separated\)'),
+    ('lsmdc', write_lsmdc, 'LSMDC16_challenge_1000_publictect.csv', '\n',
+     r'LSMDC16_challenge_1000_publictect\.csv has no lines; expected 6 tab-separated'),
+    ('msvd', write_msvd, 'test_list.txt', '-4wsuPCjDBc_5_15\nvideo_unknown\n',
+     r"test_list\.txt, line 2: video 'video_unknown' is not in .*raw-captions\.pkl"),
+    ('didemo', write_didemo, 'val_data.json', '[{"video": "a.mov"}]',
+     r'val_data\.json, entry 1: .* lacks "video" or "description"'),
+])
+def test_prepare_malformed_inputs_name_file_and_line(tmp_path, dataset, write, file, content, message):
+    write(tmp_path / 'annotations')
+    (tmp_path / 'annotations' / file).write_text(content)
+    names = ['--video-names', 'as-annotated'] if dataset == 'didemo' else []
+    with pytest.raises(UserError, match=message):
+        prepare([dataset, '--root', str(tmp_path), *names])
 
 
 def test_prepare_names_missing_file(tmp_path):
-    with pytest.raises(UserError, match='annotation file not found: .*MSRVTT_data.json'):
+    with pytest.raises(UserError, match="annotation file not found: .*MSRVTT_data.json; .*msrvtt_data.zip"):
         prepare(['msrvtt', '--root', str(tmp_path)])
+    write_lsmdc(tmp_path / 'annotations')
+    os.remove(tmp_path / 'annotations' / 'LSMDC16_challenge_1000_publictect.csv')
+    with pytest.raises(UserError, match='annotation file not found: .*LSMDC16_challenge_1000_publictect.csv'):
+        prepare(['lsmdc', '--root', str(tmp_path)])
+
+
+def test_prepare_cli_prints_one_error_line(tmp_path):
+    write_lsmdc(tmp_path / 'annotations')
+    (tmp_path / 'annotations' / 'LSMDC16_annos_val.csv').write_text('1010_TITANIC,SOMEONE runs.\n')
+    proc = run_tool(['tools/data/prepare_retrieval.py', 'lsmdc', '--root', str(tmp_path)])
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    error = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(error) == 1 and 'LSMDC16_annos_val.csv, line 1' in error[0], proc.stderr
 
 
 def _r1(log):

@@ -8,9 +8,17 @@
 
 Expected inputs under ``--root`` (as the datasets ship them):
 
-- k400: ``annotations/{train,val}.csv`` (``label,youtube_id,time_start,time_end,split``)
-  and videos ``videos_{train,val}/<label>/<youtube_id>_<start:06d>_<end:06d>.mp4``
-  (mmaction2's downloader layout); clips missing on disk are left out and counted.
+- k400: ``annotations/{train,val}.csv`` (comma separated, header
+  ``label,youtube_id,time_start,time_end,split``); the same files under the names
+  mmaction2's ``download_annotations.sh`` gives them (``kinetics_{train,val}.csv``) or the
+  original release's ``validate.csv`` are read too. Videos in mmaction2's downloader layout
+  ``videos_{train,val}/<class>/<youtube_id>_<start:06d>_<end:06d>.mp4``, where ``<class>`` is
+  the folder as mmaction2's ``rename_classnames.sh`` leaves it (``air_drumming``; its older
+  version also turned brackets into ``-``). Class folders that still contain spaces
+  (``air drumming``) are an error: mmaction2's ``VideoDataset`` splits each list line on
+  spaces, so run the rename step first. Clips missing on disk are left out and counted; a
+  split with no clip on disk is an error. ``label_map.txt`` keeps the natural class names
+  (``air drumming``), in the order of mmaction2's ``label_map_k400.txt``.
 - ssv2: ``annotations/something-something-v2-{labels,train,validation}.json`` and
   ``videos/<id>.webm``.
 - ucf101: ``annotations/classInd.txt``, ``annotations/{train,test}list0{1,2,3}.txt`` and
@@ -19,12 +27,11 @@ Expected inputs under ``--root`` (as the datasets ship them):
   unused) and ``videos/<class>/<name>.avi``.
 
 Outputs (in ``--root``): the list files the configs in ``configs/_base_/datasets/`` name,
-and ``label_map.txt``.
+and ``label_map.txt``. A malformed annotation (wrong delimiter, missing column, unknown
+class or id) stops with one ``error:`` line naming the file and line.
 """
 import argparse
-import csv
 import glob
-import json
 import os
 import os.path as osp
 import re
@@ -33,75 +40,164 @@ from typing import Dict, List, Tuple
 
 from tqdm import tqdm
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # annotation_files, next to this file
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # a checkout
 
-from mmstan.utils.paths import require_file  # noqa: E402
+from annotation_files import (  # noqa: E402
+    bad_entry,
+    bad_line,
+    first_existing,
+    guess_delimiter,
+    iter_csv,
+    load_json,
+    read_lines,
+    require_annotation,
+)
+
+from mmstan.errors import UserError  # noqa: E402
 
 Lists = Dict[str, List[Tuple[str, int]]]
+SCRIPT = 'prepare_recognition.py'
+
+#: K400 annotation names per split: as published (cvdfoundation / DeepMind tarball), as
+#: mmaction2's download_annotations.sh renames them, and the original release's.
+K400_ANNOTATIONS = {'train': ('train.csv', 'kinetics_train.csv'),
+                    'val': ('val.csv', 'validate.csv', 'kinetics_val.csv')}
+K400_COLUMNS = ('label', 'youtube_id', 'time_start', 'time_end')
 
 
 def _require(path: str) -> str:
-    return require_file(path, 'annotation file', 'see the docstring of '
-                        'tools/data/prepare_recognition.py for the expected layout')
+    return require_annotation(path, SCRIPT)
+
+
+def k400_folder_spellings(label: str) -> List[str]:
+    """Class folder names to look for: mmaction2's rename (spaces to ``_``), its older
+    rename (also brackets to ``-``), then the name as downloaded (spaces kept)."""
+    underscored = label.replace(' ', '_')
+    names = [underscored, underscored.replace('(', '-').replace(')', '-'), label]
+    return list(dict.fromkeys(names))
+
+
+def _k400_clip(path: str, line: int, row: dict) -> str:
+    try:
+        start, end = (int(float(row[k])) for k in ('time_start', 'time_end'))
+    except ValueError:
+        raise bad_line(path, line, f"time_start/time_end {row['time_start']!r}, {row['time_end']!r} "
+                       'are not numbers; expected comma-separated columns '
+                       f'{",".join(K400_COLUMNS)}') from None
+    return f"{row['youtube_id']}_{start:06d}_{end:06d}.mp4"
 
 
 def k400(root: str) -> Tuple[List[str], Lists]:
+    ann = osp.join(root, 'annotations')
     rows = {}
-    for split in ('train', 'val'):
-        with open(_require(osp.join(root, 'annotations', f'{split}.csv'))) as f:
-            rows[split] = list(csv.DictReader(f))
-    classes = sorted({r['label'] for r in rows['train']})
+    for split, names in K400_ANNOTATIONS.items():
+        path = first_existing([osp.join(ann, n) for n in names], SCRIPT)
+        rows[split] = (path, list(iter_csv(path, K400_COLUMNS)))
+    classes = sorted({r['label'] for _, r in rows['train'][1]})
     index = {c: i for i, c in enumerate(classes)}
     lists = {}
-    for split, split_rows in rows.items():
+    for split, (path, split_rows) in rows.items():
+        video_dir = osp.join(root, f'videos_{split}')
+        folders, on_disk, spaced = {}, {}, []
+        for label in sorted({r['label'] for _, r in split_rows}):
+            folder = next((f for f in k400_folder_spellings(label)
+                           if osp.isdir(osp.join(video_dir, f))), None)
+            if folder is not None:
+                folders[label] = folder
+                on_disk[label] = set(os.listdir(osp.join(video_dir, folder)))
+                if ' ' in folder:
+                    spaced.append(folder)
+        if spaced:
+            raise UserError(
+                f'{video_dir}: {len(spaced)} class folders have spaces in their names (e.g. '
+                f'"{spaced[0]}"), which mmaction2 video lists cannot hold (VideoDataset splits each '
+                'line on spaces); rename them as mmaction2 does (tools/data/kinetics/'
+                f'rename_classnames.sh), e.g. cd {video_dir} && for d in *\\ *; do mv "$d" '
+                '"${d// /_}"; done, then run this again')
         items, missing = [], 0
-        for r in tqdm(split_rows, desc=f'k400 {split}', unit='clip'):
-            name = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_" \
-                   f"{int(float(r['time_end'])):06d}.mp4"
-            rel = osp.join(r['label'], name)
-            if osp.isfile(osp.join(root, f'videos_{split}', rel)):
-                items.append((rel, index[r['label']]))
+        for line, r in tqdm(split_rows, desc=f'k400 {split}', unit='clip'):
+            if r['label'] not in index:
+                raise bad_line(path, line, f"class {r['label']!r} is not in the training annotation "
+                               f"{rows['train'][0]}")
+            name = _k400_clip(path, line, r)
+            if name in on_disk.get(r['label'], ()):
+                items.append((f"{folders[r['label']]}/{name}", index[r['label']]))
             else:
                 missing += 1
+        if not items:
+            example = f"{k400_folder_spellings(split_rows[0][1]['label'])[0]}/" \
+                      f"{_k400_clip(path, split_rows[0][0], split_rows[0][1])}"
+            raise UserError(f'k400 {split}: none of the {len(split_rows)} clips of {path} is on disk '
+                            f'under {video_dir} (looked for e.g. {example}); expected mmaction2\'s '
+                            'layout videos_{train,val}/<class>/<youtube_id>_<start:06d>_<end:06d>.mp4')
+        found = len({label for _, label in items})
         if missing:
             print(f'k400 {split}: {missing} of {len(split_rows)} clips not on disk, left out')
+        print(f'k400 {split}: {len(items)} clips of {found} classes (of '
+              f'{len({r["label"] for _, r in split_rows})} in {osp.basename(path)})')
         lists[f'kinetics400_{split}_list_videos.txt'] = items
     return classes, lists
 
 
 def ssv2(root: str) -> Tuple[List[str], Lists]:
     ann = osp.join(root, 'annotations')
-    with open(_require(osp.join(ann, 'something-something-v2-labels.json'))) as f:
-        label_ids = {k: int(v) for k, v in json.load(f).items()}
+    labels_path = _require(osp.join(ann, 'something-something-v2-labels.json'))
+    labels = load_json(labels_path, 'an object {"class name": "index"}')
+    try:
+        label_ids = {k: int(v) for k, v in labels.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise UserError(f'{labels_path}: expected an object {{"class name": "index"}}') from None
     classes = [name for name, _ in sorted(label_ids.items(), key=lambda kv: kv[1])]
     lists = {}
     for split, out in (('train', 'train'), ('validation', 'val')):
-        with open(_require(osp.join(ann, f'something-something-v2-{split}.json'))) as f:
-            entries = json.load(f)
-        items = [(f"{e['id']}.webm", label_ids[e['template'].replace('[', '').replace(']', '')])
-                 for e in entries]
+        path = _require(osp.join(ann, f'something-something-v2-{split}.json'))
+        expected = 'a list of {"id", "label", "template", "placeholders"} objects'
+        entries = load_json(path, expected)
+        if not isinstance(entries, list) or not entries:
+            raise UserError(f'{path}: expected {expected} (not empty)')
+        items = []
+        for i, e in enumerate(tqdm(entries, desc=f'ssv2 {split}', unit='video'), 1):
+            if not isinstance(e, dict) or not {'id', 'template'} <= set(e):
+                raise bad_entry(path, i, f'{str(e)[:80]} lacks "id" or "template"; expected {expected}')
+            template = e['template'].replace('[', '').replace(']', '')
+            if template not in label_ids:
+                raise bad_entry(path, i, f'template {template!r} (video {e["id"]}) is not a class '
+                                f'of {labels_path}')
+            items.append((f"{e['id']}.webm", label_ids[template]))
         lists[f'sthv2_{out}_list_videos.txt'] = items
     return classes, lists
 
 
 def ucf101(root: str) -> Tuple[List[str], Lists]:
     ann = osp.join(root, 'annotations')
+    class_file = _require(osp.join(ann, 'classInd.txt'))
     classes = []
-    with open(_require(osp.join(ann, 'classInd.txt'))) as f:
-        for line in f:
-            if line.strip():
-                classes.append(line.split()[1])
+    for line, text in read_lines(class_file, 'lines "<index> <ClassName>"'):
+        parts = text.split()
+        if len(parts) != 2 or parts[0] != str(len(classes) + 1):
+            raise bad_line(class_file, line, f'{text!r}: expected "{len(classes) + 1} <ClassName>" '
+                           f'(space-separated, indices from 1 in order){guess_delimiter(text, " ")}')
+        classes.append(parts[1])
     index = {c: i for i, c in enumerate(classes)}
     lists = {}
     for split in (1, 2, 3):
-        for kind, out in (('train', 'train'), ('test', 'val')):
+        for kind, out, fields in (('train', 'train', 2), ('test', 'val', 1)):
             path = osp.join(ann, f'{kind}list0{split}.txt')
             if not osp.isfile(path):
                 continue
-            with open(path) as f:
-                rels = [line.split()[0] for line in f if line.strip()]
-            lists[f'ucf101_{out}_split_{split}_videos.txt'] = [
-                (rel, index[rel.split('/')[0]]) for rel in rels]
+            expected = ('"<Class>/<name>.avi <label>"' if fields == 2 else '"<Class>/<name>.avi"') + \
+                ' (space-separated)'
+            items = []
+            for line, text in read_lines(path, f'lines {expected}'):
+                parts = text.split()
+                if len(parts) != fields or '/' not in parts[0]:
+                    raise bad_line(path, line, f'{text!r}: expected {expected}{guess_delimiter(text, " ")}')
+                cls = parts[0].split('/')[0]
+                if cls not in index:
+                    raise bad_line(path, line, f'class folder {cls!r} is not in {class_file}')
+                items.append((parts[0], index[cls]))
+            lists[f'ucf101_{out}_split_{split}_videos.txt'] = items
     if not lists:
         _require(osp.join(ann, 'trainlist01.txt'))
     return classes, lists
@@ -114,17 +210,19 @@ def hmdb51(root: str) -> Tuple[List[str], Lists]:
     pattern = re.compile(r'(.+)_test_split(\d)\.txt$')
     classes = sorted({pattern.match(osp.basename(p)).group(1) for p in files})
     index = {c: i for i, c in enumerate(classes)}
+    expected = 'lines "<name>.avi <0|1|2>" (space-separated; 1 train, 2 test, 0 unused)'
     lists: Lists = {}
     for path in files:
         cls, split = pattern.match(osp.basename(path)).groups()
-        with open(path) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) != 2 or parts[1] == '0':
-                    continue
-                out = 'train' if parts[1] == '1' else 'val'
-                lists.setdefault(f'hmdb51_{out}_split_{split}_videos.txt', []).append(
-                    (osp.join(cls, parts[0]), index[cls]))
+        for line, text in read_lines(path, expected):
+            parts = text.split()
+            if len(parts) != 2 or parts[1] not in ('0', '1', '2'):
+                raise bad_line(path, line, f'{text!r}: expected {expected}{guess_delimiter(text, " ")}')
+            if parts[1] == '0':
+                continue
+            out = 'train' if parts[1] == '1' else 'val'
+            lists.setdefault(f'hmdb51_{out}_split_{split}_videos.txt', []).append(
+                (f'{cls}/{parts[0]}', index[cls]))
     return classes, lists
 
 
@@ -132,11 +230,16 @@ PREPARERS = dict(k400=k400, ssv2=ssv2, ucf101=ucf101, hmdb51=hmdb51)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('dataset', choices=sorted(PREPARERS))
     parser.add_argument('--root', required=True, help='dataset folder (see the docstring)')
     args = parser.parse_args(argv)
     classes, lists = PREPARERS[args.dataset](args.root)
+    empty = [name for name, items in lists.items() if not items]
+    if not lists or empty:
+        raise UserError(f'{args.dataset}: no video for {", ".join(empty) or "any list"} in the '
+                        f'annotations under {args.root}; see the docstring of tools/data/{SCRIPT}')
     with open(osp.join(args.root, 'label_map.txt'), 'w') as f:
         f.write('\n'.join(classes) + '\n')
     for name, items in lists.items():

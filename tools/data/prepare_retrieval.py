@@ -6,103 +6,286 @@ read by ``VideoCaptionDataset``.
     python tools/data/prepare_retrieval.py didemo --root data/didemo
     python tools/data/prepare_retrieval.py lsmdc  --root data/lsmdc
     python tools/data/prepare_retrieval.py msvd   --root data/msvd
-    python tools/data/prepare_retrieval.py webvid --root data/webvid --csv results_2M_train.csv
+    python tools/data/prepare_retrieval.py webvid --root data/webvid   # WebVid-10M CSV
 
 Expected inputs under ``--root/annotations`` (the files the datasets publish):
 
-- msrvtt: ``MSRVTT_data.json`` (``sentences: [{video_id, caption}]``),
+- msrvtt: the three files of CLIP4Clip's ``msrvtt_data.zip``
+  (github.com/ArrowLuo/CLIP4Clip/releases/download/v0.0/msrvtt_data.zip, the 1k-A split of
+  JSFusion): ``MSRVTT_data.json`` (``sentences: [{video_id, caption}]``),
   ``MSRVTT_train.9k.csv`` (``video_id`` column) and ``MSRVTT_JSFUSION_test.csv``
-  (``video_id``, ``sentence``) -> ``train_9k.json`` (all 20 captions per video),
-  ``test_1k.json`` (the 1k-A split, one caption each).
+  (``key,vid_key,video_id,sentence``) -> ``train_9k.json`` (all 20 captions per video),
+  ``test_1k.json`` (the 1k-A split, one caption each). Without ``MSRVTT_data.json``, what
+  mmaction2 prepares is converted instead (in ``--root`` or ``--root/annotations``):
+  ``train_9k.json`` and ``test_JSFUSION.json`` of ``tools/data/video_retrieval/prepare_msrvtt.py``
+  (``{"video0.mp4": [captions]}``), or ``msrvtt_ret_train9k.json`` and
+  ``msrvtt_ret_test1k.json`` of ``tools/data/msrvtt`` (``[{video, caption}]``).
 - didemo: ``{train,val,test}_data.json`` (``[{video, description}]``) -> ``{split}.json``
-  (all descriptions per video; the configs concatenate them into one paragraph).
-- lsmdc: ``LSMDC16_annos_{training,val,test}.csv`` (tab separated: clip id, start, end,
-  start aligned, end aligned, sentence) -> ``{train,val,test}.json``; videos are
-  ``<movie>/<clip id>.avi``.
+  (all descriptions per video; the configs concatenate them into one paragraph). The
+  annotations name each video as uploaded (``<id>.mov``, ``.avi``, ``.3gp``, ``.mpg``, some
+  ending in a bare ``.``), while download scripts save ``<name>.mp4`` (LocalizingMoments'
+  ``download_videos_AWS.py``: ``x.mov.mp4``) or ``<stem>.mp4`` (``x.mp4``); ``--video-names``
+  chooses (default ``auto``: per video, whichever exists under ``--root/videos``), and the
+  number of annotated videos missing on disk is reported (the public ``test_data.json`` lists
+  1037 videos; CLIP4Clip and later papers report on the 1004 still available).
+- lsmdc: ``LSMDC16_annos_{training,val}.csv`` and the 1,000-clip retrieval benchmark
+  ``LSMDC16_challenge_1000_publictect.csv`` (tab separated, no header: clip id, start
+  aligned, end aligned, start extracted, end extracted, sentence) -> ``train.json``,
+  ``val.json``, ``test_1k.json`` (the benchmark STAN, CLIP4Clip and Frozen report on); the
+  ~10k-sentence public test ``LSMDC16_annos_test.csv``, when present, -> ``test_10k.json``.
+  Videos are ``<movie>/<clip id>.avi``.
 - msvd: ``raw-captions.pkl`` (``{name: [[word, ...], ...]}``), ``{train,val,test}_list.txt``
   -> ``{split}.json`` (every caption; retrieval then scores t2v per caption and v2t per video).
 - webvid: a WebVid CSV (``videoid``, ``name``, ``page_dir``) -> ``{csv stem}.json`` list.
+
+A malformed file (wrong delimiter, missing column, unknown video id, no rows) stops with one
+``error:`` line naming the file, the line and what was expected.
 """
 import argparse
-import csv
 import json
 import os.path as osp
 import pickle
 import sys
-from typing import Dict, List
+from collections import Counter
+from typing import Dict, List, Optional, Tuple
 
 from tqdm import tqdm
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # annotation_files, next to this file
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # a checkout
 
-from mmstan.utils.paths import require_file  # noqa: E402
+import annotation_files as af  # noqa: E402
+
+from mmstan.errors import UserError  # noqa: E402
+
+SCRIPT = 'prepare_retrieval.py'
+Captions = Dict[str, List[str]]
 
 
 def _path(root: str, name: str) -> str:
-    return require_file(osp.join(root, 'annotations', name), 'annotation file',
-                        'see the docstring of tools/data/prepare_retrieval.py for the files each '
-                        'dataset publishes')
+    return af.require_annotation(osp.join(root, 'annotations', name), SCRIPT)
+
+
+# ---------------------------------------------------------------- MSR-VTT
+#: mmaction2's MSR-VTT annotations, our output name -> the names mmaction2's scripts write
+#: (tools/data/video_retrieval/prepare_msrvtt.py, then tools/data/msrvtt's VindLU files).
+MSRVTT_MMACTION = {'train_9k.json': ('train_9k.json', 'msrvtt_ret_train9k.json'),
+                   'test_1k.json': ('test_JSFUSION.json', 'msrvtt_ret_test1k.json')}
+CAPTION_JSON = '{"video.mp4": ["caption", ...]} or [{"video": ..., "caption": ...}]'
+
+
+def read_caption_json(path: str) -> Captions:
+    """mmaction2's caption annotation (either layout) as ``{video.mp4: [captions]}``; a
+    video named without extension (older mmaction2) gets ``.mp4``."""
+    data = af.load_json(path, CAPTION_JSON)
+    if isinstance(data, dict):
+        pairs = list(data.items())
+    elif isinstance(data, list):
+        pairs = []
+        for i, item in enumerate(data, 1):
+            if not isinstance(item, dict) or not {'video', 'caption'} <= set(item):
+                raise af.bad_entry(path, i, f'{str(item)[:80]} lacks "video" or "caption"; '
+                                   f'expected {CAPTION_JSON}')
+            pairs.append((item['video'], item['caption']))
+    else:
+        raise UserError(f'{path}: expected {CAPTION_JSON}')
+    out: Captions = {}
+    for i, (video, captions) in enumerate(pairs, 1):
+        captions = [captions] if isinstance(captions, str) else captions
+        if not isinstance(video, str) or not isinstance(captions, list) or not captions or \
+                not all(isinstance(c, str) for c in captions):
+            raise af.bad_entry(path, i, f'{str(video)[:40]}: {str(captions)[:60]}; expected {CAPTION_JSON}')
+        video = video if osp.splitext(video)[1] else f'{video}.mp4'
+        out.setdefault(video, []).extend(captions)
+    if not out:
+        raise UserError(f'{path} holds no video; expected {CAPTION_JSON}')
+    return out
+
+
+def _msrvtt_mmaction(root: str) -> Optional[Dict[str, object]]:
+    found = {}
+    for out, names in MSRVTT_MMACTION.items():
+        paths = [osp.join(d, n) for n in names for d in (osp.join(root, 'annotations'), root)]
+        found[out] = next((p for p in paths if osp.isfile(p)), None)
+    if not any(found.values()):
+        return None
+    for out, path in found.items():
+        if path is None:
+            names = ' or '.join(MSRVTT_MMACTION[out])
+            raise UserError(f'annotation file not found: {names} in {root} or {root}/annotations '
+                            '(mmaction2\'s MSR-VTT files come in pairs: train_9k.json with '
+                            'test_JSFUSION.json, msrvtt_ret_train9k.json with msrvtt_ret_test1k.json)')
+    print(f'msrvtt: converting mmaction2\'s {", ".join(found.values())}')
+    return {out: read_caption_json(path) for out, path in found.items()}
 
 
 def msrvtt(root: str, **_) -> Dict[str, object]:
-    with open(_path(root, 'MSRVTT_data.json')) as f:
-        sentences = json.load(f)['sentences']
-    captions: Dict[str, List[str]] = {}
-    for s in tqdm(sentences, desc='msrvtt captions'):
+    if not osp.isfile(osp.join(root, 'annotations', 'MSRVTT_data.json')):
+        converted = _msrvtt_mmaction(root)
+        if converted is not None:
+            return converted
+    data_path = af.require_file(
+        osp.join(root, 'annotations', 'MSRVTT_data.json'), 'annotation file',
+        'put the three files of CLIP4Clip\'s msrvtt_data.zip (MSRVTT_data.json, '
+        'MSRVTT_train.9k.csv, MSRVTT_JSFUSION_test.csv) in that folder, or mmaction2\'s '
+        'train_9k.json and test_JSFUSION.json in --root; see the docstring of '
+        f'tools/data/{SCRIPT}')
+    expected = '{"sentences": [{"video_id": "video0", "caption": "..."}, ...]}'
+    data = af.load_json(data_path, expected)
+    sentences = data.get('sentences') if isinstance(data, dict) else None
+    if not isinstance(sentences, list) or not sentences:
+        raise UserError(f'{data_path}: no "sentences" list; expected {expected}')
+    captions: Captions = {}
+    for i, s in enumerate(tqdm(sentences, desc='msrvtt captions'), 1):
+        if not isinstance(s, dict) or not {'video_id', 'caption'} <= set(s):
+            raise af.bad_entry(data_path, i, f'sentence {str(s)[:80]} lacks "video_id" or "caption"; '
+                               f'expected {expected}')
         captions.setdefault(s['video_id'], []).append(s['caption'])
-    with open(_path(root, 'MSRVTT_train.9k.csv')) as f:
-        train_ids = [row['video_id'] for row in csv.DictReader(f)]
-    with open(_path(root, 'MSRVTT_JSFUSION_test.csv')) as f:
-        test = {f"{row['video_id']}.mp4": [row['sentence']] for row in csv.DictReader(f)}
-    return {'train_9k.json': {f'{v}.mp4': captions[v] for v in train_ids},
-            'test_1k.json': test}
+    train_path = _path(root, 'MSRVTT_train.9k.csv')
+    train = {}
+    for line, row in af.iter_csv(train_path, ('video_id', )):
+        if row['video_id'] not in captions:
+            raise af.bad_line(train_path, line, f"video id {row['video_id']!r} has no caption in "
+                              f'{data_path}')
+        train[f"{row['video_id']}.mp4"] = captions[row['video_id']]
+    test_path = _path(root, 'MSRVTT_JSFUSION_test.csv')
+    test = {f"{row['video_id']}.mp4": [row['sentence']]
+            for _, row in af.iter_csv(test_path, ('video_id', 'sentence'))}
+    return {'train_9k.json': train, 'test_1k.json': test}
 
 
-def didemo(root: str, **_) -> Dict[str, object]:
+# ---------------------------------------------------------------- DiDeMo
+def _stem(video: str) -> str:
+    return video.rsplit('.', 1)[0] if '.' in video else video
+
+
+#: --video-names: how a download script names the file of an annotated DiDeMo video.
+DIDEMO_NAMES = {
+    'as-annotated': lambda v: v,              # x.mov (the upload as it is)
+    'name.mp4': lambda v: f'{v}.mp4',         # x.mov.mp4 (LocalizingMoments download_videos_AWS.py)
+    'stem.mp4': lambda v: f'{_stem(v)}.mp4',  # x.mp4 (extension replaced)
+}
+
+
+def _didemo_names(videos: List[str], names: str, video_dir: str) -> Tuple[Dict[str, str], List[str]]:
+    """The file name of each annotated video under ``names`` (``auto``: the naming under
+    which it is in ``video_dir``; a missing one gets the naming most videos have), and the
+    names missing on disk."""
+    found = {}
+    for video in tqdm(videos, desc='didemo videos on disk', unit='video'):
+        for naming in ([names] if names != 'auto' else DIDEMO_NAMES):
+            if osp.isfile(osp.join(video_dir, DIDEMO_NAMES[naming](video))):
+                found[video] = naming
+                break
+    usual = Counter(found.values()).most_common(1)[0][0] if found else \
+        ('stem.mp4' if names == 'auto' else names)
+    files = {v: DIDEMO_NAMES[found.get(v, usual)](v) for v in videos}
+    return files, [files[v] for v in videos if v not in found]
+
+
+def didemo(root: str, video_names: str = 'auto', **_) -> Dict[str, object]:
+    video_dir = osp.join(root, 'videos')
+    if not osp.isdir(video_dir):
+        if video_names == 'auto':
+            raise UserError(f'videos folder not found: {video_dir}; DiDeMo\'s file names depend on '
+                            'the download script, so put the videos there first (--video-names '
+                            'auto finds them) or choose --video-names as-annotated|name.mp4|stem.mp4')
+        video_dir = None
+    expected = '[{"video": "<flickr id>.mov", "description": "...", ...}, ...]'
     out = {}
     for split in ('train', 'val', 'test'):
-        with open(_path(root, f'{split}_data.json')) as f:
-            items = json.load(f)
-        captions: Dict[str, List[str]] = {}
-        for item in items:
+        path = _path(root, f'{split}_data.json')
+        items = af.load_json(path, expected)
+        if not isinstance(items, list) or not items:
+            raise UserError(f'{path}: expected {expected} (not empty)')
+        captions: Captions = {}
+        for i, item in enumerate(items, 1):
+            if not isinstance(item, dict) or not isinstance(item.get('video'), str) or \
+                    not isinstance(item.get('description'), str):
+                raise af.bad_entry(path, i, f'{str(item)[:80]} lacks "video" or "description"; '
+                                   f'expected {expected}')
             captions.setdefault(item['video'], []).append(item['description'].strip())
-        out[f'{split}.json'] = captions
+        if video_dir is None:
+            names = {v: DIDEMO_NAMES[video_names](v) for v in captions}
+            print(f'didemo {split}: {len(captions)} annotated videos, named {video_names} '
+                  f'(not checked: no folder {osp.join(root, "videos")})')
+        else:
+            names, missing = _didemo_names(list(captions), video_names, video_dir)
+            if len(missing) == len(captions):
+                first = next(iter(captions))
+                tried = [f(first) for n, f in DIDEMO_NAMES.items() if video_names in ('auto', n)]
+                raise UserError(f'didemo {split}: none of the {len(captions)} videos of {path} is '
+                                f'in {video_dir} (looked for e.g. {" or ".join(tried)}); check the '
+                                'folder or --video-names (auto, as-annotated, name.mp4, stem.mp4)')
+            print(f'didemo {split}: {len(captions) - len(missing)} of {len(captions)} annotated '
+                  f'videos found in {video_dir}, {len(missing)} missing'
+                  + (f' (e.g. {missing[0]}; the dataset skips them)' if missing else ''))
+        out[f'{split}.json'] = {names[v]: caps for v, caps in captions.items()}
     return out
+
+
+# ---------------------------------------------------------------- LSMDC
+LSMDC_FIELDS = 'clip id, start aligned, end aligned, start extracted, end extracted, sentence'
+#: LSMDC outputs: name -> (published file, required)
+LSMDC_FILES = {'train.json': ('LSMDC16_annos_training.csv', True),
+               'val.json': ('LSMDC16_annos_val.csv', True),
+               'test_1k.json': ('LSMDC16_challenge_1000_publictect.csv', True),
+               'test_10k.json': ('LSMDC16_annos_test.csv', False)}
+
+
+def read_lsmdc(path: str) -> Captions:
+    """``{<movie>/<clip id>.avi: [sentences]}`` from one LSMDC16 annotation file."""
+    captions: Captions = {}
+    for line, text in af.read_lines(path, f'6 tab-separated fields: {LSMDC_FIELDS}'):
+        parts = text.split('\t')
+        if len(parts) != 6 or '_' not in parts[0]:
+            raise af.bad_line(path, line, f'{len(parts)} field(s) {text[:60]!r}; expected 6 '
+                              f'tab-separated fields: {LSMDC_FIELDS} (clip id like '
+                              '0001_American_Beauty_00.00.51.926-00.00.54.129)'
+                              f'{af.guess_delimiter(text, chr(9))}')
+        clip = parts[0].strip()
+        movie = clip.rsplit('_', 1)[0]
+        captions.setdefault(f'{movie}/{clip}.avi', []).append(parts[5].strip())
+    return captions
 
 
 def lsmdc(root: str, **_) -> Dict[str, object]:
     out = {}
-    for split, name in (('train', 'training'), ('val', 'val'), ('test', 'test')):
-        captions: Dict[str, List[str]] = {}
-        with open(_path(root, f'LSMDC16_annos_{name}.csv')) as f:
-            for line in f:
-                parts = line.rstrip('\n').split('\t')
-                if len(parts) < 6:
-                    continue
-                clip = parts[0]
-                movie = clip.rsplit('_', 1)[0]
-                captions.setdefault(f'{movie}/{clip}.avi', []).append(parts[5].strip())
+    for name, (source, required) in LSMDC_FILES.items():
+        path = osp.join(root, 'annotations', source)
+        if not required and not osp.isfile(path):
+            print(f'lsmdc: no {path}, so no {name} (the ~10k-sentence public test; the '
+                  'benchmark is test_1k.json)')
+            continue
+        out[name] = read_lsmdc(_path(root, source))
+    return out
+
+
+# ---------------------------------------------------------------- MSVD
+def msvd(root: str, **_) -> Dict[str, object]:
+    raw_path = _path(root, 'raw-captions.pkl')
+    with open(raw_path, 'rb') as f:
+        raw = pickle.load(f)  # the dataset's own file: a dict of word lists
+    if not isinstance(raw, dict) or not raw:
+        raise UserError(f'{raw_path}: expected a dict {{video name: [[word, ...], ...]}}')
+    out = {}
+    for split in ('train', 'val', 'test'):
+        path = _path(root, f'{split}_list.txt')
+        captions: Captions = {}
+        for line, name in af.read_lines(path, 'one video name per line (like -4wsuPCjDBc_5_15)'):
+            if name not in raw:
+                raise af.bad_line(path, line, f'video {name!r} is not in {raw_path}')
+            captions[f'{name}.avi'] = [c if isinstance(c, str) else ' '.join(c) for c in raw[name]]
         out[f'{split}.json'] = captions
     return out
 
 
-def msvd(root: str, **_) -> Dict[str, object]:
-    with open(_path(root, 'raw-captions.pkl'), 'rb') as f:
-        raw = pickle.load(f)  # the dataset's own file: a dict of word lists
-    out = {}
-    for split in ('train', 'val', 'test'):
-        with open(_path(root, f'{split}_list.txt')) as f:
-            names = [line.strip() for line in f if line.strip()]
-        out[f'{split}.json'] = {f'{n}.avi': [' '.join(words) for words in raw[n]] for n in names}
-    return out
-
-
-def webvid(root: str, csv_name: str = 'results_2M_train.csv', **_) -> Dict[str, object]:
+# ---------------------------------------------------------------- WebVid
+def webvid(root: str, csv_name: str = 'results_10M_train.csv', **_) -> Dict[str, object]:
     items = []
-    with open(_path(root, csv_name)) as f:
-        for row in tqdm(csv.DictReader(f), desc='webvid'):
-            items.append(dict(video=f"{row['page_dir']}/{row['videoid']}.mp4",
-                              caption=row['name']))
+    rows = af.iter_csv(_path(root, csv_name), ('videoid', 'name', 'page_dir'))
+    for _, row in tqdm(rows, desc='webvid'):
+        items.append(dict(video=f"{row['page_dir']}/{row['videoid']}.mp4", caption=row['name']))
     return {f'{osp.splitext(csv_name)[0]}.json': items}
 
 
@@ -110,12 +293,23 @@ PREPARERS = dict(msrvtt=msrvtt, didemo=didemo, lsmdc=lsmdc, msvd=msvd, webvid=we
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('dataset', choices=sorted(PREPARERS))
     parser.add_argument('--root', required=True)
-    parser.add_argument('--csv', default='results_2M_train.csv', help='WebVid CSV name')
+    parser.add_argument('--csv', default='results_10M_train.csv',
+                        help='WebVid CSV (WebVid-10M; results_2M_train.csv for WebVid-2.5M)')
+    parser.add_argument('--video-names', default='auto', choices=['auto', *DIDEMO_NAMES],
+                        help='DiDeMo: file name of an annotated video x.mov under --root/videos: '
+                        'as-annotated (x.mov), name.mp4 (x.mov.mp4, LocalizingMoments\' AWS script), '
+                        'stem.mp4 (x.mp4), or auto (whichever exists, per video)')
     args = parser.parse_args(argv)
-    for name, ann in PREPARERS[args.dataset](args.root, csv_name=args.csv).items():
+    outputs = PREPARERS[args.dataset](args.root, csv_name=args.csv, video_names=args.video_names)
+    for name, ann in outputs.items():
+        if not ann:
+            raise UserError(f'{args.dataset}: no caption for {name}; see the docstring of '
+                            f'tools/data/{SCRIPT}')
+    for name, ann in outputs.items():
         path = osp.join(args.root, name)
         with open(path, 'w') as f:
             json.dump(ann, f)
