@@ -13,7 +13,10 @@
    (``VideoTextRetriever.score``, bounded memory); only the ``[b, N]`` score rows are kept.
 3. The score rows (and those of QB-Norm's query bank, if the dataset has one) go to the
    evaluator (``TextVideoRetrievalMetric``), which collects them from all ranks and ranks
-   the ``[captions, videos]`` matrix against the annotation's ground truth.
+   the ``[captions, videos]`` matrix against the annotation's ground truth. The loop tells
+   the metric the dataset's numbers of captions, videos and query-bank captions
+   (``expect_totals``), and hands over each caption's row once (never the padding of the
+   distributed split), so that the metric can check that every one arrived exactly once.
 
 mmaction2 1.2's ``RetrievalValLoop`` / ``RetrievalTestLoop`` (VindLU) follow the same
 idea with one item per video carrying its caption list; here captions are a separate,
@@ -85,10 +88,14 @@ class _EncodeOnceRetrieval:
         with torch.no_grad():
             gallery = self.encode_gallery()
             captions, videos = dataset.caption_list()
+            bank = dataset.query_bank_captions()
+            for metric in self.evaluator.metrics:  # what the metric must receive, each once
+                expect = getattr(metric, 'expect_totals', None)
+                if expect is not None:
+                    expect(captions=len(captions), videos=len(gallery), bank=len(bank))
             print_log(f'retrieval: {len(gallery)} videos encoded once each; scoring {len(captions)} '
                       f'captions against them ({get_world_size()} process(es))', logger='current')
             size = self.score_captions(dataset.caption_dataset(captions), gallery, videos)
-            bank = dataset.query_bank_captions()
             if bank:
                 print_log(f'retrieval: scoring {len(bank)} query-bank captions (QB-Norm)',
                           logger='current')
@@ -136,22 +143,31 @@ class _EncodeOnceRetrieval:
         captions, see ``VideoCaptionDataset.caption_dataset``) against the whole gallery,
         and hand the score rows to the evaluator: test captions (``videos`` = the video of
         each) or QB-Norm's query bank (``videos=None``). Returns the number of blocks all
-        ranks handed over together (for ``evaluator.evaluate``)."""
-        mine = shard(len(captions), get_rank(), get_world_size())
-        batches = [mine[i:i + self.text_batch_size] for i in range(0, len(mine), self.text_batch_size)]
+        ranks handed over together (for ``evaluator.evaluate``).
+
+        Every rank scores as many batches (the last ranks' shares padded with repeats, see
+        :func:`shard`) so that the ranks' blocks pair up when collected, but the padding's
+        rows are left out of the blocks: each caption reaches the evaluator once."""
+        rank, world_size = get_rank(), get_world_size()
+        mine = shard(len(captions), rank, world_size)
+        own = [rank + world_size * i < len(captions) for i in range(len(mine))]  # False: padding
+        starts = range(0, len(mine), self.text_batch_size)
+        batches = [mine[i:i + self.text_batch_size] for i in starts]
         loader = DataLoader(captions, batch_sampler=batches, collate_fn=pseudo_collate,
                             num_workers=self.text_num_workers)
         progress = ProgressBar(len(batches)) if is_main_process() and len(batches) > 1 else None
-        for ids, data_batch in zip(batches, loader):
+        for start, ids, data_batch in zip(starts, batches, loader):
             feats = self._step(data_batch)
             with autocast(enabled=self.fp16):
                 scores = self._model.score((feats['pooled'], feats['tokens'], feats['mask']), gallery)
-            block = dict(scores=scores.float().cpu())
+            keep = torch.tensor(own[start:start + len(ids)], dtype=torch.bool)
+            ids = torch.tensor(ids, dtype=torch.long)[keep]
+            block = dict(scores=scores.float().cpu()[keep])
             if videos is None:
-                block['bank_index'] = torch.tensor(ids)
+                block['bank_index'] = ids
             else:
-                block['caption_index'] = torch.tensor(ids)
-                block['video_index'] = torch.tensor([videos[i] for i in ids])
+                block['caption_index'] = ids
+                block['video_index'] = torch.tensor([videos[i] for i in ids.tolist()], dtype=torch.long)
             self.evaluator.process([block], None)
             if progress is not None:
                 progress.update()

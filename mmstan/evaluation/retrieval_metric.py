@@ -95,6 +95,20 @@ def retrieval_metrics(sim: Tensor, owner: Tensor, post_process: Optional[str] = 
     return metrics
 
 
+def _first(ids: Tensor) -> str:
+    """The first few of ``ids``, for messages."""
+    ids = ids.tolist()
+    return f'{ids[:8]}{" ..." if len(ids) > 8 else ""}'
+
+
+def _id_check(ids: Tensor, total: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(missing, repeated, unknown)`` ids of ``ids``, which should be ``0..total-1``
+    each exactly once (sorted)."""
+    known = (ids >= 0) & (ids < total)
+    counts = torch.bincount(ids[known], minlength=total)
+    return (counts == 0).nonzero().flatten(), (counts > 1).nonzero().flatten(), ids[~known].unique()
+
+
 @METRICS.register_module()
 class TextVideoRetrievalMetric(BaseMetric):
     """Ranks the ``[captions, videos]`` score matrix of a test set.
@@ -107,8 +121,12 @@ class TextVideoRetrievalMetric(BaseMetric):
     - ``dict(scores=[b, N], bank_index=[b])``: rows for QB-Norm's query bank (captions of
       the training split, see ``VideoCaptionDataset(query_bank=...)``).
 
-    Rows may come in any order, from any rank, and more than once (padding of the
-    distributed split); every caption index must be present.
+    Rows may come in any order and from any rank, but every caption (and query-bank
+    caption) exactly once, and every video must be described by at least one caption.
+    The loops tell the metric how many there are (:meth:`expect_totals`, from the
+    dataset); a metric not told checks the ids it saw against 0 to the largest. Anything
+    else (a caption missing or repeated, a video without captions, a gallery of another
+    size) is a ``UserError`` naming the ids, before any metric is computed.
 
     Args:
         post_process: ``None``, ``'dsl'`` or ``'qb_norm'`` (the papers' ``*`` rows);
@@ -132,39 +150,111 @@ class TextVideoRetrievalMetric(BaseMetric):
         self.post_process = post_process
         self.dsl_temperature = dsl_temperature
         self.qb_k, self.qb_beta = qb_k, qb_beta
+        self.expected: Optional[Dict[str, int]] = None
+
+    def expect_totals(self, captions: int, videos: int, bank: int = 0) -> None:
+        """The test set's sizes (the dataset's captions, videos and query-bank captions),
+        set by the retrieval loops before they hand over score rows: the next
+        ``compute_metrics`` checks that exactly these arrived."""
+        self.expected = dict(captions=int(captions), videos=int(videos), bank=int(bank))
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for block in data_samples:
             self.results.append({k: v.detach().cpu() for k, v in block.items()})
 
     @staticmethod
-    def assemble(results: List[dict]) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    def assemble(results: List[dict], expected: Optional[Dict[str, int]] = None
+                 ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """``(sim [M, N], video of each caption [M], bank scores [B, N] or None)`` from the
-        processed blocks, duplicates dropped."""
-        def rows(kind: str):
-            blocks = [r for r in results if kind in r]
-            if not blocks:
-                return None, None
-            index = torch.cat([b[kind] for b in blocks]).long()
-            scores = torch.cat([b['scores'] for b in blocks]).float()
-            first = torch.full((int(index.max()) + 1,), -1, dtype=torch.long)
-            first[index] = torch.arange(len(index))  # duplicates hold the same scores
-            if (first < 0).any():
-                missing = (first < 0).nonzero().flatten()[:5].tolist()
-                raise RuntimeError(f'retrieval metric: no scores for {kind} {missing}...')
-            return first, scores
+        processed blocks, each row put at its caption's index.
 
-        first, scores = rows('caption_index')
-        if first is None:
-            raise RuntimeError('retrieval metric: no caption scores were processed')
-        sim = scores[first]
-        owner = torch.cat([b['video_index'] for b in results if 'caption_index' in b]).long()[first]
-        bank_first, bank_scores = rows('bank_index')
-        bank = None if bank_first is None else bank_scores[bank_first]
-        return sim, owner, bank
+        ``expected``: ``dict(captions=M, videos=N, bank=B)`` (see :meth:`expect_totals`);
+        without it, ``M`` and ``B`` are one more than the largest index seen and ``N``
+        the width of the rows. Raises ``UserError`` unless every caption and query-bank
+        caption arrived exactly once, the rows are ``N`` wide and every video has a
+        caption among them."""
+        captions = [r for r in results if 'caption_index' in r]
+        banks = [r for r in results if 'bank_index' in r]
+        if not captions:
+            raise UserError('retrieval metric: no caption scores were processed (an empty test '
+                            'set, or an evaluator fed by another loop than VideoTextRetrieval*Loop)')
+        widths = sorted({int(r['scores'].shape[1]) for r in captions + banks})
+        index = torch.cat([r['caption_index'] for r in captions]).long()
+        owner_rows = torch.cat([r['video_index'] for r in captions]).long()
+        bank_index = torch.cat([r['bank_index'] for r in banks]).long() if banks else None
+        expected = dict(expected or {})
+        num_captions = expected.get('captions', int(index.max()) + 1 if len(index) else 0)
+        num_videos = expected.get('videos', widths[-1])
+        num_bank = expected.get('bank', int(bank_index.max()) + 1
+                                if bank_index is not None and len(bank_index) else 0)
+
+        problems: Dict[str, List[str]] = {}
+        tail_dropped = repeated_any = mismatch = captions_missing = False
+        empty = torch.empty(0, dtype=torch.long)
+        for what, ids, total in (('captions', index, num_captions),
+                                 ('query-bank captions', empty if bank_index is None else bank_index,
+                                  num_bank)):
+            missing, repeated, unknown = _id_check(ids, total)
+            found = []
+            if len(missing):
+                tail = len(missing) < total and int(missing[0]) == total - len(missing)
+                tail_dropped, mismatch = tail_dropped or tail, mismatch or not tail
+                captions_missing = captions_missing or what == 'captions'
+                found.append(f'{len(missing)} of {total} missing (ids {_first(missing)}'
+                             f'{", the last ones" if tail else ""})')
+            if len(repeated):
+                repeated_any = True
+                found.append(f'{len(repeated)} arrived more than once (ids {_first(repeated)})')
+            if len(unknown):
+                mismatch = True
+                found.append(f'unknown ids {_first(unknown)} (expected 0..{total - 1})')
+            if found:
+                problems[what] = found
+        # videos: each is described by any number of captions, but by one at least
+        found = []
+        if widths != [num_videos]:
+            mismatch = True
+            found.append(f'score rows are {" and ".join(map(str, widths))} videos wide, the '
+                         f'gallery has {num_videos}')
+        missing, _, unknown = _id_check(owner_rows.unique(), num_videos)
+        if len(missing):
+            mismatch = mismatch or not captions_missing  # else the lost captions explain it
+            found.append(f'{len(missing)} of {num_videos} missing: no caption of theirs arrived '
+                         f'(ids {_first(missing)})')
+        if len(unknown):
+            mismatch = True
+            found.append(f'captions describe unknown videos {_first(unknown)} '
+                         f'(expected 0..{num_videos - 1})')
+        if found:
+            problems['videos'] = found
+        if problems:
+            causes = []
+            if tail_dropped:
+                causes.append('the last batch was dropped (a sampler or batch sampler with '
+                              'drop_last=True?)')
+            if repeated_any:
+                causes.append('rows were handed over twice (the padding of a distributed split '
+                              'must not reach the metric)')
+            if mismatch:
+                causes.append('a dataset / annotation mismatch (scores, ground truth and totals '
+                              'from different annotations, e.g. videos dropped on one side only) '
+                              'or a sampler that skips items')
+            raise UserError('retrieval metric: the scores do not cover the test set exactly once: '
+                            + ' | '.join(f'{what}: {"; ".join(problems[what])}' for what in
+                                         ('captions', 'videos', 'query-bank captions') if what in problems)
+                            + '. Probably ' + '; or '.join(causes))
+        order = torch.empty(num_captions, dtype=torch.long)
+        order[index] = torch.arange(len(index))
+        sim = torch.cat([r['scores'] for r in captions]).float()[order]
+        bank = None
+        if bank_index is not None and num_bank:
+            bank_order = torch.empty(num_bank, dtype=torch.long)
+            bank_order[bank_index] = torch.arange(len(bank_index))
+            bank = torch.cat([r['scores'] for r in banks]).float()[bank_order]
+        return sim, owner_rows[order], bank
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        sim, owner, bank = self.assemble(results)
+        sim, owner, bank = self.assemble(results, self.expected)
         if self.post_process == 'qb_norm' and bank is None:
             raise UserError("post_process='qb_norm' needs a query bank of training captions: set "
                             "query_bank=dict(ann_file='train.json') on the test dataset")

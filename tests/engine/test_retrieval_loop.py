@@ -78,6 +78,43 @@ def test_shard_covers_every_item_evenly():
         assert sum(parts, []) == [] or len(sum(parts, [])) == 3 * -(-n // 3)
 
 
+def test_padding_of_the_split_never_reaches_the_metric(monkeypatch):
+    """5 captions over 2 ranks, 2 per batch: rank 1's share [1, 3, 0] is padded with
+    caption 0. Both ranks score two batches (their blocks pair up when collected), but
+    the padding's row is not handed over: every caption reaches the metric once."""
+    from types import SimpleNamespace
+
+    from mmstan.engine import retrieval_loop
+    from mmstan.evaluation import TextVideoRetrievalMetric
+
+    class Model:  # caption i's score with every video is i
+        def test_step(self, batch):
+            ids = torch.tensor(batch, dtype=torch.float32)
+            return dict(pooled=ids[:, None], tokens=ids[:, None, None], mask=torch.ones(len(ids), 1))
+
+        def score(self, text, gallery):
+            return text[0].expand(-1, len(gallery))
+
+    blocks, sizes = [], []
+    loop = object.__new__(retrieval_loop.VideoTextRetrievalTestLoop)
+    loop._runner, loop.fp16 = SimpleNamespace(model=Model()), False  # BaseLoop.runner reads _runner
+    loop.evaluator = SimpleNamespace(process=lambda samples, batch: blocks.extend(samples))
+    loop.text_batch_size, loop.text_num_workers = 2, 0
+    monkeypatch.setattr(retrieval_loop, 'get_world_size', lambda: 2)
+    for rank in (0, 1):
+        monkeypatch.setattr(retrieval_loop, 'get_rank', lambda rank=rank: rank)
+        sizes.append(loop.score_captions(list(range(5)), torch.zeros(3, 1), [0, 0, 1, 1, 2]))
+    assert sizes == [4, 4] and len(blocks) == 4
+    assert [b['caption_index'].tolist() for b in blocks] == [[0, 2], [4], [1, 3], []]
+    for b in blocks:
+        assert torch.equal(b['scores'][:, 0], b['caption_index'].float())
+    metric = TextVideoRetrievalMetric()
+    metric.expect_totals(captions=5, videos=3)
+    metric.process(None, blocks)
+    sim, owner, _ = metric.assemble(metric.results, metric.expected)
+    assert torch.equal(sim[:, 0], torch.arange(5.0)) and owner.tolist() == [0, 0, 1, 1, 2]
+
+
 def test_each_video_encoded_once(msvd_shaped, tmp_path):
     """30 videos x 10 captions: 30 videos through the backbone, 300 captions through the
     text tower, once each."""

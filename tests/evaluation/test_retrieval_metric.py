@@ -75,6 +75,9 @@ def test_median_rank_is_the_usual_median():
 
 def _blocks(sim, owner, order, block=2):
     """Score rows handed over in ``order``, ``block`` rows at a time (as the loops do)."""
+    if not order:  # an empty block
+        return [dict(scores=sim[:0], caption_index=torch.zeros(0, dtype=torch.long),
+                     video_index=torch.zeros(0, dtype=torch.long))]
     out = []
     for i in range(0, len(order), block):
         ids = torch.tensor(order[i:i + block])
@@ -82,14 +85,15 @@ def _blocks(sim, owner, order, block=2):
     return out
 
 
-def test_metric_ranks_score_rows_in_any_order_with_duplicates():
+def test_metric_ranks_score_rows_in_any_order():
     # captions 0,1 describe video 0; captions 2,3 video 1; caption 4 video 2
     sim = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.8, 0.1], [0.1, 0.7, 0.3],
                         [0.5, 0.4, 0.6], [0.0, 0.2, 0.9]])
     owner = torch.tensor([0, 0, 1, 1, 2])
     metric = TextVideoRetrievalMetric()
-    # a rank's padding repeats caption 0; blocks arrive out of order
-    metric.process(None, _blocks(sim, owner, [3, 0, 4, 1, 2, 0]))
+    metric.expect_totals(captions=5, videos=3)
+    # blocks arrive out of order, one of them empty (a rank's padding, left out)
+    metric.process(None, _blocks(sim, owner, [3, 0, 4, 1, 2]) + _blocks(sim, owner, []))
     result = metric.compute_metrics(metric.results)
     # t2v ranks by hand: caption 0 -> 1; 1 -> 2 (0.8 for video 1 beats 0.2); 2 -> 1; 3 -> 3; 4 -> 1
     t2v = [1, 2, 1, 3, 1]
@@ -104,8 +108,82 @@ def test_metric_names_missing_rows():
     sim = torch.eye(3)
     metric = TextVideoRetrievalMetric()
     metric.process(None, _blocks(sim, torch.arange(3), [0, 2]))
-    with pytest.raises(RuntimeError, match=r'no scores for caption_index \[1\]'):
+    with pytest.raises(UserError, match=r'captions: 1 of 3 missing \(ids \[1\]\)'):
         metric.compute_metrics(metric.results)
+
+
+def _two_captions_per_video(videos=4):
+    """Caption ``2v`` and ``2v + 1`` describe video ``v``; every caption prefers its own."""
+    owner = torch.arange(videos).repeat_interleave(2)
+    sim = torch.rand(2 * videos, videos, generator=torch.Generator().manual_seed(0))
+    sim[torch.arange(2 * videos), owner] += 1
+    return sim, owner
+
+
+def _error(blocks, **totals):
+    metric = TextVideoRetrievalMetric()
+    if totals:
+        metric.expect_totals(**totals)
+    metric.process(None, blocks)
+    with pytest.raises(UserError) as info:
+        metric.compute_metrics(metric.results)
+    return str(info.value)
+
+
+def test_missing_last_caption_is_named():
+    """Caption 7, the last, never arrives (a dropped last batch): the metric is told there
+    are 8 (it saw ids only up to 6, and video 3 still has caption 6)."""
+    sim, owner = _two_captions_per_video()
+    blocks = _blocks(sim, owner, list(range(7)))
+    message = _error(blocks, captions=8, videos=4)
+    assert 'captions: 1 of 8 missing (ids [7], the last ones)' in message
+    assert 'videos' not in message.split('Probably')[0]  # video 3 has caption 6
+    assert 'drop_last' in message
+    metric = TextVideoRetrievalMetric()
+    metric.expect_totals(captions=8, videos=4)
+    metric.process(None, blocks + _blocks(sim, owner, [7]))
+    assert metric.compute_metrics(metric.results)['t2v/R1'] == 100
+
+
+def test_missing_middle_video_is_named():
+    """Both captions of video 2 are lost: the captions and the video are named."""
+    sim, owner = _two_captions_per_video()
+    message = _error(_blocks(sim, owner, [0, 1, 2, 3, 6, 7]), captions=8, videos=4)
+    assert 'captions: 2 of 8 missing (ids [4, 5])' in message
+    assert 'videos: 1 of 4 missing: no caption of theirs arrived (ids [2])' in message
+    assert 'annotation mismatch' in message
+    # a metric that is not told the totals still finds a video without captions
+    assert 'videos: 1 of 4 missing' in _error(_blocks(sim, owner, [0, 1, 2, 3, 6, 7]))
+
+
+def test_video_without_any_caption_is_named():
+    """Every caption arrives but none says it describes video 1 (ground truth of another
+    annotation), and the gallery is narrower than the dataset."""
+    sim, owner = _two_captions_per_video()
+    wrong = owner.clone()
+    wrong[2:4] = 0
+    message = _error(_blocks(sim, wrong, list(range(8))), captions=8, videos=4)
+    assert 'captions' not in message.split('Probably')[0]
+    assert 'videos: 1 of 4 missing: no caption of theirs arrived (ids [1])' in message
+    assert 'annotation mismatch' in message
+    message = _error(_blocks(sim, owner, list(range(8))), captions=8, videos=5)
+    assert 'score rows are 4 videos wide, the gallery has 5' in message
+    assert 'ids [4]' in message
+
+
+def test_duplicate_caption_is_named():
+    sim, owner = _two_captions_per_video()
+    message = _error(_blocks(sim, owner, [0, 1, 2, 3, 2, 4, 5, 6, 7, 0]), captions=8, videos=4)
+    assert 'captions: 2 arrived more than once (ids [0, 2])' in message
+    assert 'handed over twice' in message
+    assert 'videos' not in message.split('Probably')[0]
+
+
+def test_query_bank_rows_are_checked_too():
+    sim, owner = _two_captions_per_video()
+    bank = [dict(scores=sim[:2], bank_index=torch.tensor([0, 1]))]
+    message = _error(_blocks(sim, owner, list(range(8))) + bank, captions=8, videos=4, bank=3)
+    assert 'query-bank captions: 1 of 3 missing (ids [2], the last ones)' in message
 
 
 def test_metric_takes_no_head():
