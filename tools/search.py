@@ -102,7 +102,7 @@ def build_index(args) -> None:
 
 def open_index(args):
     from mmstan.errors import UserError
-    from mmstan.search import SearchModel, VideoIndex, checkpoint_identity
+    from mmstan.search import SearchModel, VideoIndex, checkpoint_identity, update_stage1
     from mmstan.search.search_model import config_sha256
 
     index = VideoIndex.open(args.index)
@@ -120,9 +120,8 @@ def open_index(args):
         raise UserError(f'{args.index}/config.py differs from the config the index was built with; '
                         'restore it or rebuild the index')
     model = SearchModel.from_config(cfg, ident['path'], _device(args.device))
-    if model.head_mode != index.meta['head_mode']:
-        raise UserError(f'{args.index}: index made for head mode {index.meta["head_mode"]!r}, '
-                        f'config has {model.head_mode!r}; rebuild the index')
+    if update_stage1(index, model.head):  # an index of an older mmstan: same model, older rule
+        print(f'note: recomputed the stage-1 vectors of {args.index} ({index.meta["stage1"]})')
     return index, model
 
 

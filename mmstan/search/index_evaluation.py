@@ -18,7 +18,7 @@ from mmstan.utils.paths import require_file
 
 from .pooled_embeddings import text_vectors
 from .search_model import SearchModel
-from .two_stage import candidates, rerank_scores
+from .two_stage import rerank_scores
 from .video_index import VideoIndex
 
 
@@ -85,9 +85,10 @@ def evaluate_index(index: VideoIndex, model: SearchModel, ann_file: str, rerank:
 
     t = time.perf_counter()
     gallery_vectors = torch.from_numpy(index.pooled()[ids])
-    pooled_all = text_vectors(tokens, mask, pooled, index.meta['head_mode']) @ gallery_vectors.T
+    vectors = text_vectors(model.head, tokens, mask, pooled)
+    pooled_all = vectors @ gallery_vectors.T
     whole = len(ids) == len(index) and np.array_equal(ids, np.arange(len(index)))
-    _, found = candidates(index, tokens, mask, pooled, rerank, subset=None if whole else ids)
+    _, found = index.search(vectors.numpy(), rerank, subset=None if whole else ids)  # = candidates
     column = np.full(len(index), -1, np.int64)
     column[ids] = np.arange(len(ids))
     cand = column[found]

@@ -5,6 +5,11 @@ A run that is killed loses at most the shard it was filling: the next run with t
 model, checkpoint and source lists what the index already holds and encodes only the
 rest, so no video is indexed twice. Videos that cannot be read are skipped, named in a
 warning and recorded in the manifest (a later run tries them again).
+
+The manifest names the rule the stage-1 vectors were made by (``stage1``, see
+:mod:`.pooled_embeddings`); an index made by another rule (an older mmstan) has them
+recomputed from its stored video features when it is resumed or queried
+(:func:`update_stage1`), nothing re-encoded.
 """
 import logging
 import os
@@ -22,9 +27,9 @@ from mmstan.datasets.video_text import read_caption_annotation
 from mmstan.errors import UserError
 from mmstan.utils.paths import require_file
 
-from .pooled_embeddings import video_vectors
+from .pooled_embeddings import stage1_rule, video_vectors
 from .search_model import SearchModel, config_sha256
-from .video_index import VideoIndex
+from .video_index import MANIFEST, VideoIndex
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.mpg', '.mpeg', '.flv',
                     '.wmv', '.3gp', '.ts')
@@ -89,10 +94,38 @@ class IndexRun:
     skipped: Dict[str, str] = field(default_factory=dict)  # key -> why it could not be read
 
 
+#: Manifest metadata that names the stage-1 vectors: ``stage1`` (:func:`stage1_rule`), and
+#: ``head_mode``, which indexes of stage-1 version 1 have instead (their vectors were
+#: Mug's rule for every head).
+STAGE1_KEYS = ('stage1', 'head_mode')
+
+
 def index_meta(model: SearchModel, checkpoint_sha256: str, source: str) -> dict:
-    """What an index's embeddings depend on; a run resumes an index only if all match."""
+    """What an index's embeddings depend on; a run resumes an index only if all match.
+    Raises ``UserError`` for a head that gives no stage-1 vectors."""
     return dict(config_sha256=config_sha256(model.cfg), checkpoint_sha256=checkpoint_sha256,
-                head_mode=model.head_mode, embed_dim=model.embed_dim, source=source)
+                stage1=stage1_rule(model.head), embed_dim=model.embed_dim, source=source)
+
+
+def _without_stage1(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in STAGE1_KEYS}
+
+
+def update_stage1(index: VideoIndex, head: torch.nn.Module) -> bool:
+    """If ``index`` holds stage-1 vectors made by another rule than ``head``'s (an index
+    of an older mmstan), recompute them from the stored video features with ``head``
+    and record the rule in the manifest. The caller has checked that ``head`` is the
+    model the index was made with (config and checkpoint). Returns whether it did."""
+    rule = stage1_rule(head)
+    if index.meta.get('stage1') == rule:
+        return False
+    old = index.meta.get('stage1') or 'stage-1 version 1 (Mug pooling whatever the head)'
+    print_log(f'{index.root}: the stage-1 vectors were made by {old}; recomputing them as '
+              f'{rule} from the stored features of its {len(index)} videos', logger='current',
+              level=logging.WARNING)
+    index.recompute_pooled(lambda frames: video_vectors(head, torch.from_numpy(frames)).numpy(),
+                           dict(_without_stage1(index.meta), stage1=rule))
+    return True
 
 
 def index_videos(root: str, model: SearchModel, videos: Sequence[Video], meta: dict,
@@ -113,6 +146,10 @@ def index_videos(root: str, model: SearchModel, videos: Sequence[Video], meta: d
     keys = [k for k, _ in videos]
     if len(set(keys)) != len(keys):
         raise UserError('the video list names some videos twice')
+    if osp.isfile(osp.join(root, MANIFEST)):
+        existing = VideoIndex.open(root)
+        if _without_stage1(existing.meta) == _without_stage1(meta):  # same model: resuming
+            update_stage1(existing, model.head)
     index = VideoIndex.create(root, meta, config_text=model.cfg.pretty_text, info=info)
     todo = [(k, p) for k, p in videos if k not in index]
     run = IndexRun(total=len(videos), already=len(videos) - len(todo), added=0)
@@ -126,7 +163,7 @@ def index_videos(root: str, model: SearchModel, videos: Sequence[Video], meta: d
     def commit():
         if pending:
             frames = np.concatenate([f for _, f in pending])
-            pooled = video_vectors(torch.from_numpy(frames), meta['head_mode']).numpy()
+            pooled = video_vectors(model.head, torch.from_numpy(frames)).numpy()
             index.append([k for ks, _ in pending for k in ks], frames, pooled, skipped=run.skipped)
             run.added += len(frames)
             pending.clear()

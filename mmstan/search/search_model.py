@@ -112,10 +112,6 @@ class SearchModel:
         return self.model.head
 
     @property
-    def head_mode(self) -> str:
-        return getattr(self.model.head, 'mode', 'mug')
-
-    @property
     def embed_dim(self) -> int:
         return int(self.model.text_encoder.embed_dim)
 
@@ -123,10 +119,11 @@ class SearchModel:
     def gallery_scores(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
         """Exact ``[M, N]`` scores of every caption with every video, by the model's own
         head in bounded memory (``VideoTextRetriever.score``)."""
+        tokens, mask, pooled, frames = (x.to(self.device) for x in (tokens, mask, pooled, frames))
         score = getattr(self.model, 'score', None)
         if score is None:  # a retriever from before the encode / score API
-            return self.model.head.gallery(tokens, mask, pooled, frames)
-        return score((pooled, tokens, mask), frames)
+            return self.model.head.gallery(tokens, mask, pooled, frames).cpu()
+        return score((pooled, tokens, mask), frames).cpu()
 
     def load_video(self, path: str) -> dict:
         """Decode and pack one video with the test pipeline (raises on unreadable files)."""

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .pooled_embeddings import text_vectors
+from .pooled_embeddings import head_device, text_vectors
 from .video_index import VideoIndex
 
 
@@ -32,11 +32,12 @@ class Timing:
     stage_two: float = 0.0
 
 
-def candidates(index: VideoIndex, tokens: Tensor, mask: Tensor, pooled: Tensor, rerank: int,
-               subset: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray]:
+def candidates(index: VideoIndex, head: nn.Module, tokens: Tensor, mask: Tensor, pooled: Tensor,
+               rerank: int, subset: Optional[Sequence[int]] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Stage 1: ``(pooled scores [M, k], video ids [M, k])`` of the best ``k = rerank``
-    videos for each text (among ``subset`` ids when given), best first."""
-    vectors = text_vectors(tokens, mask, pooled, index.meta['head_mode']).numpy()
+    videos for each text (among ``subset`` ids when given), best first, by the inner
+    product of ``head``'s stage-1 vectors (:mod:`.pooled_embeddings`)."""
+    vectors = text_vectors(head, tokens, mask, pooled).numpy()
     return index.search(vectors, rerank, subset=subset)
 
 
@@ -45,9 +46,11 @@ def rerank_scores(head: nn.Module, index: VideoIndex, tokens: Tensor, mask: Tens
                   pooled: Tensor, ids: np.ndarray) -> Tensor:
     """Stage 2: the head's score ``[M, k]`` of each text with its candidates ``ids [M, k]``."""
     out = torch.empty(ids.shape, dtype=torch.float32)
+    device = head_device(head)
+    tokens, mask, pooled = tokens.to(device), mask.to(device), pooled.to(device)
     for q in range(len(ids)):
-        frames = torch.from_numpy(index.frames(ids[q]))
-        out[q] = head(tokens[q:q + 1], mask[q:q + 1], pooled[q:q + 1], frames)[0].float()
+        frames = torch.from_numpy(index.frames(ids[q])).to(device)
+        out[q] = head(tokens[q:q + 1], mask[q:q + 1], pooled[q:q + 1], frames)[0].float().cpu()
     return out
 
 
@@ -58,7 +61,7 @@ def search(index: VideoIndex, head: nn.Module, tokens: Tensor, mask: Tensor, poo
     ``pooled [M, E]``): stage 1 keeps ``max(rerank, top_k)`` candidates, stage 2 orders
     them by the head's score. ``rerank=0`` skips stage 2 (hits scored by stage 1)."""
     t0 = time.perf_counter()
-    pooled_scores, ids = candidates(index, tokens, mask, pooled, max(rerank, top_k))
+    pooled_scores, ids = candidates(index, head, tokens, mask, pooled, max(rerank, top_k))
     t1 = time.perf_counter()
     if rerank > 0:
         scores = rerank_scores(head, index, tokens, mask, pooled, ids).numpy()

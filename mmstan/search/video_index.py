@@ -7,7 +7,7 @@ Layout of an index folder::
     config.py                     the model config the embeddings were made with
     shard_00000.keys.json         the shard's video keys (paths relative to the source)
     shard_00000.frames.npy        frame embeddings   [n, T, E] float32 (memory-mapped at query)
-    shard_00000.pooled.npy        pooled embeddings  [n, E] float32
+    shard_00000.pooled.npy        pooled embeddings  [n, D] float32 (the head's stage-1 vectors)
     pooled.faiss                  FAISS inner-product index over every pooled embedding
 
 A shard's files are written first, each to a temporary name renamed into place, and only
@@ -212,6 +212,26 @@ class VideoIndex:
             self._shard_of.append((s, r))
         self._where = self._faiss = None
 
+    def recompute_pooled(self, pooled_of: Callable[[np.ndarray], np.ndarray], meta: dict) -> None:
+        """Replace every shard's pooled embeddings by ``pooled_of(its frames)`` and the
+        manifest's metadata by ``meta`` (for pooled embeddings of another meaning, made
+        from the same stored frames).
+
+        The FAISS file goes first and the manifest changes last: a run killed in between
+        leaves the old metadata, so the next one recomputes every shard again."""
+        path = osp.join(self.root, FAISS_FILE)
+        if osp.isfile(path):
+            os.remove(path)
+        self._faiss = None
+        for s, shard in enumerate(self.manifest['shards']):
+            pooled = np.ascontiguousarray(pooled_of(np.asarray(self._shard_frames(s))), np.float32)
+            if len(pooled) != shard['count']:
+                raise ValueError(f'{len(pooled)} pooled embeddings for the {shard["count"]} '
+                                 f'videos of {shard["name"]}')
+            _atomic_write(self._path(shard['name'], 'pooled.npy'), lambda f, p=pooled: np.save(f, p))
+        self.manifest = dict(self.manifest, meta=dict(meta))
+        _write_json(osp.join(self.root, MANIFEST), self.manifest)
+
     def set_skipped(self, skipped: Dict[str, str]) -> None:
         """Record the videos the current run could not read (they are tried again next run)."""
         self.manifest = dict(self.manifest, skipped=dict(skipped))
@@ -228,8 +248,9 @@ class VideoIndex:
         path = osp.join(self.root, FAISS_FILE)
         index = faiss.read_index(path) if osp.isfile(path) else None
         if index is None or index.ntotal != len(self):
-            index = faiss.IndexFlatIP(self.meta['embed_dim'])
-            index.add(self.pooled())
+            pooled = self.pooled()
+            index = faiss.IndexFlatIP(pooled.shape[1])
+            index.add(pooled)
             _atomic_write(path, lambda f: f.write(faiss.serialize_index(index).tobytes()))
         self._faiss = index
         return index
@@ -246,8 +267,9 @@ class VideoIndex:
             index, ids = self.faiss_index(), None
         else:
             ids = np.asarray(subset, np.int64)
-            index = _faiss().IndexFlatIP(self.meta['embed_dim'])
-            index.add(self.pooled()[ids])
+            pooled = self.pooled()[ids]
+            index = _faiss().IndexFlatIP(pooled.shape[1])
+            index.add(pooled)
         k = min(k, index.ntotal)
         if k == 0:
             empty = np.zeros((len(vectors), 0))

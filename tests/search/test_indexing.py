@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tiny_model import CONFIG, load_search_model, save_tiny_checkpoint
+from tiny_model import CONFIG, HEADS, load_search_model, save_tiny_checkpoint
 
 from mmstan.search import (
     VideoIndex,
@@ -140,3 +140,71 @@ def test_two_stage_r1_equals_exact_at_rerank_50(search_model, synthetic_motion, 
     json.dump(partial, open(tmp_path / 'partial.json', 'w'))
     assert evaluate_index(index, search_model, str(tmp_path / 'partial.json')).missing == [
         'train/missing.mp4']
+
+
+def _val_videos(synthetic_motion):
+    return videos_in_annotation(osp.join(synthetic_motion, 'val_captions.json'),
+                                osp.join(synthetic_motion, 'videos'))
+
+
+@pytest.fixture(scope='module')
+def clip2video_model(tmp_path_factory):
+    head = HEADS['clip2video']
+    path = str(tmp_path_factory.mktemp('ckpt') / 'clip2video.pth')
+    return load_search_model(save_tiny_checkpoint(path, head=head), head=head)
+
+
+def test_clip2video_index_stage_one_is_the_head(clip2video_model, synthetic_motion, tmp_path):
+    """CLIP2Video's score is an inner product of its stage-1 vectors: stage 1 alone
+    (``rerank=0``) ranks the index exactly as the head over the whole gallery."""
+    _index(tmp_path, clip2video_model, _val_videos(synthetic_motion), batch_size=8)
+    index = VideoIndex.open(str(tmp_path))
+    assert index.meta['stage1'] == 'CLIP2VideoHead v2' and index.pooled().shape == (16, 2 * 64)
+    ev = evaluate_index(index, clip2video_model, osp.join(synthetic_motion, 'val_captions.json'),
+                        rerank=0)
+    assert (ev.videos, ev.captions) == (16, 48)
+    np.testing.assert_array_equal(ev.best['two_stage'], ev.best['exact'])
+    for key, value in ev.exact.items():
+        if key.startswith('t2v/'):
+            assert ev.two_stage[key] == pytest.approx(value), key
+    # one candidate is enough: it is every caption's exact best video
+    ev = evaluate_index(index, clip2video_model, osp.join(synthetic_motion, 'val_captions.json'),
+                        rerank=1)
+    assert ev.top1_found == 100.0
+
+
+def test_resuming_an_index_of_the_old_stage_one_rule_recomputes_it(clip2video_model, synthetic_motion,
+                                                                   tmp_path, monkeypatch):
+    """An index made before heads gave their stage-1 vectors (manifest ``head_mode``,
+    CLIP2Video's features pooled by Mug's rule): the next run with the same model
+    recomputes its vectors from the stored features and encodes nothing again."""
+    videos = _val_videos(synthetic_motion)
+    _index(tmp_path, clip2video_model, videos, batch_size=8, shard_size=8)
+    manifest = json.load(open(tmp_path / 'manifest.json'))
+    new_vectors = VideoIndex.open(str(tmp_path)).pooled()
+    for shard in manifest['shards']:  # write it as the old code did
+        frames = torch.from_numpy(np.load(tmp_path / f'{shard["name"]}.frames.npy'))
+        old = torch.nn.functional.normalize(frames, dim=-1).mean(1).numpy()
+        np.save(tmp_path / f'{shard["name"]}.pooled.npy', old)
+    manifest['meta'].pop('stage1')
+    manifest['meta']['head_mode'] = 'mug'
+    json.dump(manifest, open(tmp_path / 'manifest.json', 'w'))
+    (tmp_path / 'pooled.faiss').unlink()
+    assert VideoIndex.open(str(tmp_path)).faiss_index().d == 64  # the old vectors
+    monkeypatch.setattr(clip2video_model, 'encode_videos', lambda packed: pytest.fail('re-encoded'))
+    run = _index(tmp_path, clip2video_model, videos)
+    assert (run.already, run.added) == (16, 0)
+    index = VideoIndex.open(str(tmp_path))
+    assert index.meta == index_meta(clip2video_model, 'ckpt-hash', 'test')
+    np.testing.assert_allclose(index.pooled(), new_vectors, rtol=1e-5, atol=1e-6)
+    assert index.faiss_index().d == 128 and index.faiss_index().ntotal == 16
+
+
+def test_index_of_another_model_is_still_refused(search_model, clip2video_model, synthetic_motion,
+                                                  tmp_path):
+    from mmstan.errors import UserError
+
+    videos = _val_videos(synthetic_motion)[:2]
+    _index(tmp_path, search_model, videos)
+    with pytest.raises(UserError, match='config_sha256, stage1 differ'):
+        _index(tmp_path, clip2video_model, videos)

@@ -19,7 +19,7 @@ def test_mean_mode_stage_one_is_the_head_score():
     tokens, mask, pooled, frames = _features()
     head = MugHead(mode='mean')
     expected = head.gallery(tokens, mask, pooled, frames)
-    got = text_vectors(tokens, mask, pooled, 'mean') @ video_vectors(frames, 'mean').T
+    got = text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -30,8 +30,8 @@ def test_stage_one_is_the_head_in_the_uniform_weight_limit(mode):
     tokens, mask, pooled, frames = _features()
     head = MugHead(mode=mode, tau=1e-6)
     expected = head.gallery(tokens, mask, pooled, frames)
-    got = text_vectors(tokens, mask, pooled, mode) @ video_vectors(frames, mode).T
+    got = text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     # padding is ignored: changing padded tokens changes nothing
     tokens[0, 4] += 10
-    torch.testing.assert_close(text_vectors(tokens, mask, pooled, mode) @ video_vectors(frames, mode).T, got)
+    torch.testing.assert_close(text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T, got)

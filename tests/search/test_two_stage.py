@@ -5,7 +5,15 @@ import torch
 
 from mmstan.evaluation.retrieval_metric import ranks_of
 from mmstan.models.heads import MugHead
-from mmstan.search import VideoIndex, candidates, search, text_vectors, two_stage_matrix, video_vectors
+from mmstan.search import (
+    VideoIndex,
+    candidates,
+    search,
+    stage1_rule,
+    text_vectors,
+    two_stage_matrix,
+    video_vectors,
+)
 
 N, T, E, K = 40, 4, 16, 6
 
@@ -14,10 +22,11 @@ N, T, E, K = 40, 4, 16, 6
 def index_and_texts(tmp_path):
     torch.manual_seed(0)
     frames = torch.randn(N, T, E)
-    index = VideoIndex.create(str(tmp_path), dict(head_mode='mug', embed_dim=E, source='random'))
+    head = MugHead(mode='mug', embed_dim=E)
+    index = VideoIndex.create(str(tmp_path), dict(stage1=stage1_rule(head), embed_dim=E, source='random'))
     for lo in range(0, N, 16):  # three shards
         index.append([f'v{i:02d}' for i in range(lo, min(lo + 16, N))], frames[lo:lo + 16].numpy(),
-                     video_vectors(frames[lo:lo + 16], 'mug').numpy())
+                     video_vectors(head, frames[lo:lo + 16]).numpy())
     tokens, pooled = torch.randn(8, K, E), torch.randn(8, E)
     mask = torch.ones(8, K, dtype=torch.bool)
     mask[:, 4:] = False
@@ -39,8 +48,8 @@ def test_stage_two_reorders_only_the_candidates(index_and_texts):
     index, frames, (tokens, mask, pooled) = index_and_texts
     head = MugHead(mode='mug', embed_dim=E)
     exact = head.gallery(tokens, mask, pooled, frames)
-    _, ids = candidates(index, tokens, mask, pooled, 10)
-    stage_one = text_vectors(tokens, mask, pooled, 'mug') @ video_vectors(frames, 'mug').T
+    _, ids = candidates(index, head, tokens, mask, pooled, 10)
+    stage_one = text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T
     assert (ids == stage_one.topk(10, dim=1).indices.numpy()).all()
     hits = search(index, head, tokens, mask, pooled, top_k=10, rerank=10)
     for q, found in enumerate(hits):

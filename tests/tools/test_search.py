@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import torch
 
 from conftest import ROOT, run_tool
 
 sys.path.insert(0, osp.join(ROOT, 'tests', 'search'))
-from tiny_model import CONFIG, save_tiny_checkpoint  # noqa: E402
+from tiny_model import CONFIG, HEADS, save_tiny_checkpoint  # noqa: E402
 
 TOOL = osp.join('tools', 'search.py')
 
@@ -110,3 +112,39 @@ def test_user_errors_are_one_line(tiny_checkpoint, tmp_path, capsys):
                                      str(tmp_path / 'empty'), '--out', str(tmp_path / 'i')])
     assert 'checkpoint not found' in error(['index', CONFIG, str(tmp_path / 'x.pth'), '--videos',
                                             str(tmp_path / 'v'), '--out', str(tmp_path / 'i')])
+
+
+def test_clip2video_index_and_an_index_of_the_old_stage_one_rule(synthetic_motion, tmp_path, capsys):
+    """A CLIP2Video config: stage 1 alone (--rerank 0) is its exact ranking; the same
+    index as an older mmstan wrote it (manifest ``head_mode``, Mug pooling of CLIP2Video's
+    features) is brought up to date by the next query."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from search import main
+
+    config = tmp_path / 'clip2video.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\nmodel = dict(head=dict(_delete_=True, '
+                      f'**{HEADS["clip2video"]!r}))\n')
+    checkpoint = save_tiny_checkpoint(str(tmp_path / 'c2v.pth'), head=HEADS['clip2video'])
+    index, ann = str(tmp_path / 'index'), osp.join(synthetic_motion, 'val_captions.json')
+    main(['index', str(config), checkpoint, '--ann', ann, '--video-root',
+          osp.join(synthetic_motion, 'videos'), '--out', index, '--workers', '0', '--device', 'cpu'])
+    query = ['query', index, '--eval', ann, '--rerank', '0', '--device', 'cpu']
+    capsys.readouterr()
+    main(query)
+    out = capsys.readouterr().out
+    assert _metrics('two-stage ', out) == _metrics('exact ', out), out
+    manifest = json.load(open(osp.join(index, 'manifest.json')))
+    assert manifest['meta']['stage1'] == 'CLIP2VideoHead v2'
+    for shard in manifest['shards']:  # as the old code wrote it
+        frames = torch.from_numpy(np.load(osp.join(index, f'{shard["name"]}.frames.npy')))
+        np.save(osp.join(index, f'{shard["name"]}.pooled.npy'),
+                torch.nn.functional.normalize(frames, dim=-1).mean(1).numpy())
+    manifest['meta'] = dict({k: v for k, v in manifest['meta'].items() if k != 'stage1'}, head_mode='mug')
+    json.dump(manifest, open(osp.join(index, 'manifest.json'), 'w'))
+    os.remove(osp.join(index, 'pooled.faiss'))
+    main(query)
+    again = capsys.readouterr().out
+    assert 'recomputed the stage-1 vectors' in again
+    assert _metrics('two-stage ', again) == _metrics('exact ', out)
+    main(query)
+    assert 'recomputed' not in capsys.readouterr().out

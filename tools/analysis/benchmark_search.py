@@ -19,20 +19,22 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
-def build_random_index(root: str, videos: int, frames: int, dim: int, shard: int = 1000) -> float:
-    """Write an index of ``videos`` random frame embeddings; returns the seconds taken."""
+def build_random_index(root: str, head, videos: int, frames: int, dim: int,
+                       shard: int = 1000) -> float:
+    """Write an index of ``videos`` random frame embeddings (stage-1 vectors of ``head``);
+    returns the seconds taken."""
     import torch
 
-    from mmstan.search import VideoIndex, video_vectors
+    from mmstan.search import VideoIndex, stage1_rule, video_vectors
 
     start = time.perf_counter()
-    index = VideoIndex.create(root, dict(head_mode='mug', embed_dim=dim, source='random'))
+    index = VideoIndex.create(root, dict(stage1=stage1_rule(head), embed_dim=dim, source='random'))
     gen = torch.Generator().manual_seed(0)
     for lo in range(0, videos, shard):
         n = min(shard, videos - lo)
         f = torch.randn(n, frames, dim, generator=gen)
         index.append([f'random/{i:07d}.mp4' for i in range(lo, lo + n)], f.numpy(),
-                     video_vectors(f, 'mug').numpy())
+                     video_vectors(head, f).numpy())
     index.faiss_index()
     return time.perf_counter() - start
 
@@ -65,12 +67,12 @@ def run(args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or tmp
-        build_s = build_random_index(root, args.videos, args.frames, args.dim)
+        head = MugHead('mug', embed_dim=args.dim)
+        build_s = build_random_index(root, head, args.videos, args.frames, args.dim)
         t = time.perf_counter()
         index = VideoIndex.open(root)
         index.faiss_index()
         open_s = time.perf_counter() - t
-        head = MugHead('mug', embed_dim=args.dim)
         gen = torch.Generator().manual_seed(1)
         q = args.queries
         tokens = F.normalize(torch.randn(q, args.tokens, args.dim, generator=gen), dim=-1)

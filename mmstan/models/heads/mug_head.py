@@ -246,3 +246,37 @@ class MugHead(nn.Module):
             out[i:i + chunk] = self(tokens[i:i + chunk], mask[i:i + chunk], pooled[i:i + chunk],
                                     frames)
         return out
+
+    # ---- stage 1 of the search (mmstan.search): one vector per text / per video -------
+    # Every mode scores sum_j sum_i a_j b_i c_j . v_i (or a max in place of a sum) with
+    # weights a, b that depend on the pair; weights that do not give an inner product.
+
+    @torch.no_grad()
+    def stage1_video(self, frames: Tensor) -> Tensor:
+        """Frames ``[N, T, E]`` -> ``[N, E]``: the mean normalised frame (``'mean'``,
+        ``'video_token'``: the head's own normalised mean frame, exact on the video side;
+        ``'mug'``, ``'frame_text'``: Mug's frame weights w_i at their uniform limit,
+        tau -> 0); ``'wti'``: the frames under the learned frame weights b_i."""
+        frames = F.normalize(frames.float(), dim=-1)
+        if self.mode == 'wti':
+            weights = torch.softmax(self.video_weight(frames).squeeze(-1), dim=-1)   # [N, T]
+            return torch.einsum('nt,nte->ne', weights, frames)
+        mean = frames.mean(dim=1)
+        return F.normalize(mean, dim=-1) if self.mode in ('mean', 'video_token') else mean
+
+    @torch.no_grad()
+    def stage1_text(self, tokens: Tensor, mask: Tensor, pooled: Tensor) -> Tensor:
+        """Text features -> ``[M, E]``: the normalised pooled text (``'mean'``: the
+        score is then exact; ``'frame_text'``: the head's one token); ``'mug'``,
+        ``'video_token'``: the mean real token (Mug's token weights w'_j at tau -> 0);
+        ``'wti'``: the tokens under the learned token weights a_j. For WTI the inner
+        product is the score with each max over frames / tokens replaced by the other
+        side's weighted mean (a lower bound of each term)."""
+        if self.mode in ('mean', 'frame_text'):
+            return F.normalize(pooled.float(), dim=-1)
+        tokens = F.normalize(tokens.float(), dim=-1)
+        if self.mode == 'wti':
+            weights = _masked_softmax(self.text_weight(tokens).squeeze(-1), mask, dim=-1)
+        else:
+            weights = mask.float() / mask.float().sum(dim=1, keepdim=True).clamp(min=1)
+        return torch.einsum('mk,mke->me', weights, tokens)

@@ -41,7 +41,7 @@ class SeqTransfHead(nn.Module):
 
     @property
     def mode(self) -> str:
-        """The similarity head's mode (what ``mmstan.search`` uses for stage 1)."""
+        """The similarity head's mode."""
         return self.similarity.mode
 
     def encode_video(self, frames: Tensor) -> Tensor:
@@ -60,6 +60,15 @@ class SeqTransfHead(nn.Module):
     def gallery(self, tokens: Tensor, mask: Tensor, pooled: Tensor, video: Tensor) -> Tensor:
         """The full ``[M, N]`` score matrix, in the similarity head's bounded blocks."""
         return self.similarity.gallery(tokens, mask, pooled, video)
+
+    def stage1_video(self, video: Tensor) -> Tensor:
+        """Stage-1 search vectors of :meth:`encode_video`'s features: the similarity
+        head's (``MugHead`` ``'mean'``: exact)."""
+        return self.similarity.stage1_video(video)
+
+    def stage1_text(self, tokens: Tensor, mask: Tensor, pooled: Tensor) -> Tensor:
+        """Stage-1 search vectors of text features: the similarity head's."""
+        return self.similarity.stage1_text(tokens, mask, pooled)
 
     def extra_repr(self) -> str:
         return f'layers={len(self.transformer.blocks)}'
