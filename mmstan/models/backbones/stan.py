@@ -356,7 +356,7 @@ class STANBranch(nn.Module):
                               if param.shape[0] > value.shape[0] else ''))
                 else:
                     state_dict[key] = interpolate_temporal_pos(value, param.shape[0])
-                    how = 'linearly interpolated over frames (align_corners=True)'
+                    how = 'linear interpolation over frames, align_corners=True'
             print_log(f'{key}: checkpoint {list(value.shape)} resampled to '
                       f'{list(param.shape)} for {param.shape[0]} frames ({how})',
                       logger='current')
