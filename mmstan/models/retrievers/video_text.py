@@ -28,7 +28,8 @@ class VideoTextRetriever(BaseModel):
             (to copy layers from); a head with ``encode_video`` turns the frame
             embeddings into its video features once per video (in :meth:`encode_video`);
             a head with ``score_terms`` gives the loss weighted score matrices, each
-            with its own InfoNCE (CLIP2Video's ``w L_global + (1 - w) L_aligned``).
+            with its own InfoNCE ``L_t2v + L_v2t`` times the weight (CLIP2Video's
+            ``w L_global + (1 - w) L_aligned``, each ``½ (L_t2v + L_v2t)``).
         logit_scale: InfoNCE logit scale (1 / temperature; 100 = temperature 0.01).
         learn_logit_scale: learn it (CLIP style, in log space) instead of fixing it.
         data_preprocessor: ``MultiModalDataPreprocessor`` config (``imgs`` and ``text``).
