@@ -6,6 +6,7 @@ Only mistakes found while building things from the config are shortened (see
 ``MMSTAN_DEBUG=1`` to see the traceback of user mistakes too.
 """
 import argparse
+import hashlib
 import os
 import re
 import sys
@@ -19,6 +20,10 @@ from mmstan.utils.paths import require_file
 
 #: Environment variable that turns every ``error:`` line back into a full traceback.
 DEBUG_ENV = 'MMSTAN_DEBUG'
+
+#: This checkout's ``configs/``: a config under it gets ``work_dirs/<its path under configs/>``.
+CONFIGS_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            'configs')
 
 _REGISTRY_MISS = re.compile(r'is not in the \S+ registry')
 _UNEXPECTED_KEY = re.compile(r"unexpected keyword argument '(\w+)'")
@@ -52,9 +57,35 @@ def runner_config(args: argparse.Namespace) -> Config:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(
-        './work_dirs', os.path.splitext(os.path.basename(args.config))[0])
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
+
+
+def default_work_dir(config: str) -> str:
+    """The work dir of ``config`` when neither ``--work-dir`` nor the config's own
+    ``work_dir`` names one: one per config file, never shared by two files.
+
+    mmaction2 names it after the file alone (``./work_dirs/<stem>``), so
+    ``configs/stan/msrvtt.py`` and ``configs/mugstan/msrvtt.py`` would share one and
+    ``--resume`` would pick up the other model's checkpoint. Here:
+
+    - a config under this checkout's ``configs/``: ``./work_dirs/<its path under configs/>``
+      without ``.py`` (``work_dirs/stan/msrvtt``, ``work_dirs/mugstan/msrvtt``);
+    - any other config (your own, another checkout's): ``./work_dirs/<stem>-<hash>``, the
+      hash the first 8 hex digits of the SHA-256 of the file's real absolute path, so two
+      files of one name in different folders get different work dirs and the same file
+      always the same one (``--resume`` finds it again).
+
+    Relative to the current directory, as in mmaction2.
+    """
+    path = os.path.realpath(config)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    configs_root = os.path.realpath(CONFIGS_ROOT)
+    if path.startswith(configs_root + os.sep):
+        relative = os.path.splitext(os.path.relpath(path, configs_root))[0]
+        return os.path.join('./work_dirs', *relative.split(os.sep))
+    digest = hashlib.sha256(path.encode('utf-8', 'surrogateescape')).hexdigest()[:8]
+    return os.path.join('./work_dirs', f'{stem}-{digest}')
 
 
 def require_checkpoint(path: str, hint: str = 'give a .pth file saved by tools/train.py (or a URL)') -> str:

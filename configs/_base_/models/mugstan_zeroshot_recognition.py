@@ -3,7 +3,7 @@
 # VideoTextRetriever checkpoint loads as it is, see CLIPRecognizer), by Mug (eqs. 11-18) of
 # each class name's tokens against the clip's frames, as post-pretraining aligned them
 # (scoring='mug'; 'global' is the plain cosine). Test only:
-#   python tools/test.py configs/mugstan/zeroshot_<name>.py work_dirs/webvid_pretrain/epoch_3.pth
+#   python tools/test.py configs/mugstan/zeroshot_<name>.py work_dirs/mugstan/webvid_pretrain/epoch_3.pth
 _base_ = ['../default_runtime.py', './clip_preprocessors.py']
 
 zeroshot_frames = 12
