@@ -28,7 +28,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
-    python_requires='>=3.9',
+    python_requires='>=3.10',  # torch 2.14 requires it
     install_requires=read_requirements('runtime.txt'),
     extras_require={
         'mim': read_requirements('mminstall.txt'),

@@ -36,6 +36,11 @@ else
 fi
 PIP=("$PY" -m pip --disable-pip-version-check)
 has() { "$PY" -c "$1" >/dev/null 2>&1; }
+if ! has "import sys; assert sys.version_info >= (3, 10)"; then
+    echo "error: mmstan needs Python >= 3.10 (torch 2.14 requires it); $PY is Python" \
+        "$("$PY" -c 'import platform; print(platform.python_version())')" >&2
+    exit 1
+fi
 
 # Fast path: nothing changed since the last successful install into this environment.
 STAMP_FILE="$("$PY" -c 'import sys; print(sys.prefix)')/.mmstan-install-stamp"

@@ -15,17 +15,19 @@ only once complete and verified, so a partial or tampered file is never loaded a
 left behind. A URL without any hash is downloaded unverified. Offline, the error names the
 URL and the path to place the file at.
 
-Importing :mod:`mmstan` registers :func:`load_from_url` as mmengine's loader for
-``http://`` and ``https://`` checkpoints, so ``load_from=URL``,
-``init_cfg=dict(type='Pretrained', checkpoint=URL)`` and ``tools/test.py CONFIG URL`` all
-download through here. mmengine's own HTTP loader goes through torch.hub's
-``load_state_dict_from_url``, which loads with ``weights_only=False`` (unpickling can run
-code) and checks no hash unless asked.
+mmengine's ``CheckpointLoader`` loads ``mmstan:http(s)://...`` through :func:`load_from_url`
+(registered on ``import mmstan`` under that prefix of mmstan's own: mmengine's ``http(s)://``
+loader stays mmengine's for everyone else). mmstan's tools (``tools/train.py``,
+``tools/test.py``, via :mod:`mmstan.utils.cli`) give that prefix to the http(s) URLs of
+``load_from``, ``--resume``, the tested checkpoint and every ``init_cfg`` ``checkpoint``
+(:func:`route_checkpoint_urls`), so those all download through here; elsewhere (a config
+run by mmaction2's tools, your own code) write ``mmstan:https://...``. mmengine's own HTTP
+loader goes through torch.hub's ``load_state_dict_from_url``, which loads with
+``weights_only=False`` (unpickling can run code) and checks no hash unless asked.
 """
 import hashlib
 import os
 import re
-import socket
 import sys
 import tempfile
 import urllib.error
@@ -43,9 +45,46 @@ _HEX = re.compile(r'[0-9a-fA-F]{8,64}')
 _CHUNK = 1 << 20
 
 
+#: The prefix that sends an http(s) URL through :func:`load_from_url` in mmengine.
+SCHEME = 'mmstan:'
+
+
 def is_url(path: str) -> bool:
-    """True for ``http://`` and ``https://`` addresses."""
-    return isinstance(path, str) and path.startswith(('http://', 'https://'))
+    """True for ``http://`` and ``https://`` addresses (``mmstan:`` prefixed or not)."""
+    return isinstance(path, str) and strip_scheme(path).startswith(('http://', 'https://'))
+
+
+def strip_scheme(path: str) -> str:
+    """``path`` without a leading ``mmstan:``."""
+    return path[len(SCHEME):] if path.startswith(SCHEME) else path
+
+
+def via_mmstan(path):
+    """``mmstan:`` + ``path`` for an http(s) URL (mmengine then loads it through
+    :func:`load_from_url`); anything else unchanged."""
+    return SCHEME + path if is_url(path) and not path.startswith(SCHEME) else path
+
+
+def route_checkpoint_urls(cfg) -> None:
+    """Send the config's http(s) checkpoints through :func:`load_from_url`: ``load_from``
+    and the ``checkpoint`` of every ``init_cfg`` under ``model`` get the ``mmstan:`` prefix
+    (in place). mmstan's tools call it on every config they run."""
+    if cfg.get('load_from'):
+        cfg.load_from = via_mmstan(cfg.load_from)
+
+    def walk(node):
+        if isinstance(node, dict):
+            init_cfg = node.get('init_cfg')
+            for item in (init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]):
+                if isinstance(item, dict) and item.get('checkpoint'):
+                    item['checkpoint'] = via_mmstan(item['checkpoint'])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get('model'))
 
 
 def checkpoint_cache_dir() -> str:
@@ -102,7 +141,7 @@ def _download(url: str, dest: str, expected: Optional[str], progress: bool,
     except urllib.error.HTTPError as err:
         raise UserError(f'could not download {url} (HTTP {err.code} {err.reason}); check the '
                         'URL (model-index.yml lists the published ones)') from err
-    except (urllib.error.URLError, OSError, socket.timeout) as err:
+    except OSError as err:  # URLError, and TimeoutError (socket.timeout) too
         reason = getattr(err, 'reason', None) or err
         raise UserError(_offline_message(url, dest, str(reason), expected)) from err
 
@@ -119,7 +158,7 @@ def _download(url: str, dest: str, expected: Optional[str], progress: bool,
             while True:
                 try:
                     chunk = response.read(_CHUNK)
-                except (OSError, socket.timeout) as err:
+                except OSError as err:  # TimeoutError (socket.timeout) too
                     raise UserError(_offline_message(url, dest, f'interrupted: {err}',
                                                      expected)) from err
                 if not chunk:
@@ -148,7 +187,8 @@ def fetch_checkpoint(url: str, sha256: Optional[str] = None, cache_dir: Optional
     """Download ``url`` once (verified) and return the local file path.
 
     Args:
-        url: ``http(s)://`` address; a ``#sha256=<hex>`` fragment gives the expected hash.
+        url: ``http(s)://`` address (``mmstan:`` prefixed or not); a ``#sha256=<hex>``
+            fragment gives the expected hash.
         sha256: expected SHA-256 (full or a prefix of 8+ hex digits); overrides the hash in
             the URL fragment or file name.
         cache_dir: where to keep it (default :func:`checkpoint_cache_dir`).
@@ -161,6 +201,7 @@ def fetch_checkpoint(url: str, sha256: Optional[str] = None, cache_dir: Optional
     """
     if not is_url(url):
         raise UserError(f'not an http(s) URL: {url}')
+    url = strip_scheme(url)
     plain, name, fragment_hash = split_url(url)
     expected = sha256 or fragment_hash or hash_from_filename(name)
     if expected:
@@ -203,9 +244,9 @@ def load_checkpoint_file(path: str, map_location='cpu'):
 
 
 def load_from_url(filename: str, map_location=None):
-    """mmengine ``CheckpointLoader`` scheme for ``http(s)://``: verified download, then a
-    weights-only load. In distributed runs rank 0 downloads first, the others then find
-    the file in the cache (concurrent downloads on separate machines are safe too)."""
+    """mmengine ``CheckpointLoader`` scheme for ``mmstan:http(s)://``: verified download,
+    then a weights-only load. In distributed runs rank 0 downloads first, the others then
+    find the file in the cache (concurrent downloads on separate machines are safe too)."""
     from mmengine.dist import barrier, get_dist_info
 
     rank, world_size = get_dist_info()
@@ -220,9 +261,13 @@ def load_from_url(filename: str, map_location=None):
 
 
 def register_url_loader() -> None:
-    """Make mmengine load ``http://`` and ``https://`` checkpoints through
-    :func:`load_from_url` (replacing its unverified, weights_only=False loader)."""
+    """Make mmengine load ``mmstan:http://`` and ``mmstan:https://`` checkpoints through
+    :func:`load_from_url`: new prefixes of mmstan's own, beside mmengine's ``http(s)://``
+    loader, which stays as it is (idempotent; replaces no registered prefix)."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_url,
-                                     force=True)
+    for prefix in (SCHEME + 'http://', SCHEME + 'https://'):
+        try:
+            CheckpointLoader.register_scheme(prefixes=prefix, loader=load_from_url)
+        except KeyError:  # registered by an earlier import of this module
+            pass

@@ -251,3 +251,42 @@ def test_zero_shot_demo_scores_the_label_map_names(synthetic_motion, tmp_path, c
     order = expected.argsort(descending=True).tolist()
     assert [name for name, _ in rows] == [CLASSES[i] for i in order]
     assert [s for _, s in rows] == pytest.approx(expected[order].tolist(), abs=1e-4)
+
+
+def readme_python_api() -> str:
+    """The README's Python example (the python block that calls ``model.encode_video``)."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        blocks = re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
+    snippets = [b for b in blocks if 'model.encode_video(' in b]
+    assert len(snippets) == 1, 'README.md: one python block with the encode/score example'
+    return snippets[0]
+
+
+def test_readme_python_api_ranks_captions(synthetic_motion, retrieval_ckpt, capsys):
+    """The README's Python example runs as written, with its config, checkpoint and video
+    set to the tiny retrieval config, a test-made checkpoint and a synthetic clip; it
+    prints the captions in the order, and with the scores, of the model's batch forward."""
+    from mmstan.utils.cli import default_work_dir
+
+    code = readme_python_api()
+    names = dict(re.findall(r"^(config|checkpoint|video) = '([^']+)'", code, flags=re.M))
+    assert set(names) == {'config', 'checkpoint', 'video'}, names
+    # its checkpoint is where `tools/train.py CONFIG` leaves the last epoch
+    last_epoch = Config.fromfile(osp.join(ROOT, names['config'])).train_cfg.max_epochs
+    assert osp.normpath(names['checkpoint']) == osp.normpath(
+        osp.join(default_work_dir(osp.join(ROOT, names['config'])), f'epoch_{last_epoch}.pth'))
+
+    video = osp.join(synthetic_motion, 'videos', 'val', '00001.mp4')
+    for name, value in (('config', osp.join(ROOT, RETRIEVAL)), ('checkpoint', retrieval_ckpt),
+                        ('video', video)):
+        code = re.sub(rf"^{name} = '[^']+'", f'{name} = {value!r}', code, count=1, flags=re.M)
+    namespace = {}
+    capsys.readouterr()
+    exec(compile(code, 'README.md (Python example)', 'exec'), namespace)
+    rows = [re.match(r'(-?[\d.]+)  (.+)$', line).groups() for line in capsys.readouterr().out.splitlines()]
+    captions = namespace['captions']
+    assert len(captions) == len(rows) == 3
+    expected = retrieval_scores(synthetic_motion, retrieval_ckpt, [video], captions)[:, 0]
+    order = expected.argsort(descending=True).tolist()
+    assert [text for _, text in rows] == [captions[i] for i in order]
+    assert [float(score) for score, _ in rows] == pytest.approx(expected[order].tolist(), abs=1e-4)
