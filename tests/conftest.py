@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny open_clip architecture and small synthetic videos."""
+import glob
 import os
 import os.path as osp
 import subprocess
@@ -46,6 +47,23 @@ def shared_data():
 def shared_data_optional():
     """mmaction2's reference data folder, or None when absent."""
     return SHARED_DATA if osp.isdir(SHARED_DATA) else None
+
+
+def user_docs() -> dict:
+    """The user documentation, ``{path relative to the repository: text}``: README.md and
+    docs/*.md, in that order. Tests of the snippets a user copies read them from here,
+    wherever a page holds them."""
+    paths = ['README.md'] + sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'docs', '*.md')))
+    docs = {}
+    for path in paths:
+        with open(osp.join(ROOT, path), encoding='utf-8') as f:
+            docs[path] = f.read()
+    return docs
+
+
+def user_docs_text() -> str:
+    """README.md and docs/*.md as one text (see :func:`user_docs`)."""
+    return '\n'.join(user_docs().values())
 
 
 def run_tool(args, timeout=600, env=None, cwd=None):

@@ -6,7 +6,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, user_docs_text
 
 
 def test_every_config_imports_mmstan_and_uses_mmaction_scope():
@@ -55,11 +55,11 @@ model = dict(
 
 
 def readme_mixing_snippet() -> str:
-    """The README's config that mixes mmaction2's I3D base with mmstan's parts, as written."""
-    with open(osp.join(ROOT, 'README.md')) as f:
-        blocks = re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
+    """The docs' config that mixes mmaction2's I3D base with mmstan's parts, as written
+    (docs/models.md)."""
+    blocks = re.findall(r'```python\n(.*?)```', user_docs_text(), flags=re.S)
     snippets = [b for b in blocks if "'mmaction::_base_/models/i3d_r50.py'" in b]
-    assert len(snippets) == 1, 'README.md: one python block mixing mmaction::_base_/models/i3d_r50.py'
+    assert len(snippets) == 1, 'README.md + docs/: one python block mixing mmaction::_base_/models/i3d_r50.py'
     return snippets[0]
 
 

@@ -1,6 +1,6 @@
-"""What a newcomer reads first holds: the Python version, the README's setup lines
-(pre-commit, the AVA script copy, the K400 checkpoint of the AVA config), LICENSE,
-CITATION.cff and CHANGELOG.md."""
+"""What a newcomer reads first holds: the Python version, the setup lines of the README
+and docs/ (pre-commit, the AVA script copy, the K400 checkpoint of the AVA config),
+LICENSE, CITATION.cff and CHANGELOG.md."""
 import glob
 import hashlib
 import os
@@ -14,7 +14,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, user_docs_text
 
 #: MD5 of the Apache License 2.0 text as the Apache Software Foundation publishes it.
 APACHE_2_MD5 = '3b83ef96387f14655fc854ddc3c6bd57'
@@ -27,11 +27,12 @@ def read(name: str) -> str:
 
 
 def readme_lines(prefix: str):
-    return [line.strip() for line in read('README.md').splitlines() if line.strip().startswith(prefix)]
+    """The lines of README.md and docs/*.md that start with ``prefix``."""
+    return [line.strip() for line in user_docs_text().splitlines() if line.strip().startswith(prefix)]
 
 
 def readme_commands(prefix: str):
-    """The README's command lines that start with ``prefix``, split as the shell does."""
+    """The docs' command lines that start with ``prefix``, split as the shell does."""
     return [shlex.split(line, comments=True) for line in readme_lines(prefix)]
 
 
@@ -67,8 +68,8 @@ def test_install_refuses_python_older_than_310(tmp_path):
 
 
 def test_pre_commit_comes_with_the_requirements_and_installs_both_hooks(tmp_path):
-    """README: "`pre-commit install` ... runs ruff on commit and the fast tests on push"."""
-    assert any('`pre-commit install`' in line for line in read('README.md').splitlines())
+    """docs/get_started.md: "`pre-commit install` ... runs ruff on commit and the fast tests on push"."""
+    assert any('`pre-commit install`' in line for line in user_docs_text().splitlines())
     requirements = [line.split('#')[0].strip() for line in read('requirements/tests.txt').splitlines()]
     assert 'pre-commit' in requirements
     repo = tmp_path / 'repo'
@@ -84,7 +85,7 @@ def test_pre_commit_comes_with_the_requirements_and_installs_both_hooks(tmp_path
 
 
 def test_readme_ava_script_copy_runs(tmp_path):
-    """The README's line that copies mmaction2's AVA scripts out of its wheel (which also
+    """The docs' line that copies mmaction2's AVA scripts out of its wheel (which also
     holds a __pycache__ folder) runs as written."""
     lines = readme_lines('mkdir -p tools/data/ava && cp ')
     assert len(lines) == 1
@@ -93,13 +94,13 @@ def test_readme_ava_script_copy_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     copied = sorted(os.listdir(tmp_path / 'tools' / 'data' / 'ava'))
     for script in ('download_annotations.sh', 'download_videos.sh', 'cut_videos.sh',
-                   'extract_rgb_frames_ffmpeg.sh', 'fetch_ava_proposals.sh'):  # the README's steps
+                   'extract_rgb_frames_ffmpeg.sh', 'fetch_ava_proposals.sh'):  # the docs' steps
         assert script in copied, copied
 
 
 def test_ava_k400init_loads_what_k400_training_writes():
     """configs/stan/ava_k400init.py's load_from is the last checkpoint `tools/train.py
-    configs/stan/k400.py` leaves in its default work dir, and the README says so."""
+    configs/stan/k400.py` leaves in its default work dir, and the docs say so."""
     from mmstan.utils.cli import default_work_dir
 
     k400 = osp.join(ROOT, 'configs', 'stan', 'k400.py')
@@ -108,9 +109,8 @@ def test_ava_k400init_loads_what_k400_training_writes():
     last = osp.join(default_work_dir(k400), f'epoch_{k400_cfg.train_cfg.max_epochs}.pth')
     ava = osp.join(ROOT, 'configs', 'stan', 'ava_k400init.py')
     assert osp.normpath(Config.fromfile(ava).load_from) == osp.normpath(last)
-    readme = read('README.md')
-    assert f'`{osp.normpath(last)}`' in readme
-    # the README's lines: train K400, then AVA, then test AVA from its own default work dir
+    assert f'`{osp.normpath(last)}`' in user_docs_text()
+    # the docs' lines: train K400, then AVA, then test AVA from its own default work dir
     train = readme_commands('bash tools/dist_train.sh configs/stan/')
     assert [args[2] for args in train] == ['configs/stan/k400.py', 'configs/stan/ava_k400init.py']
     assert osp.normpath(last) in readme_lines('bash tools/dist_train.sh configs/stan/k400.py')[0]

@@ -1,5 +1,5 @@
-"""demo/demo_recognition.py and demo/demo_retrieval.py end to end on CPU: the README's
-lines, a real video from mmaction2's test data, and the errors a user meets.
+"""demo/demo_recognition.py and demo/demo_retrieval.py end to end on CPU: the docs'
+lines (docs/inference.md), a real video from mmaction2's test data, and the errors a user meets.
 
 Checkpoints are tiny random models saved by the tests. Expected scores come from
 mmaction2's own ``inference_recognizer`` (recognition) and from the model run on a batch
@@ -16,7 +16,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_tool, user_docs_text
 
 
 def run_demo(module, args, capsys) -> str:
@@ -60,9 +60,8 @@ def retrieval_ckpt(tmp_path_factory):
 
 
 def readme_demo_lines():
-    """The README.md command lines that run these two demos."""
-    with open(osp.join(ROOT, 'README.md')) as f:
-        lines = [line.strip() for line in f]
+    """The command lines of README.md and docs/*.md that run these two demos."""
+    lines = [line.strip() for line in user_docs_text().splitlines()]
     return [line for line in lines
             if line.startswith(('python demo/demo_recognition.py ', 'python demo/demo_retrieval.py '))]
 
@@ -255,10 +254,9 @@ def test_zero_shot_demo_scores_the_label_map_names(synthetic_motion, tmp_path, c
 
 def readme_python_api() -> str:
     """The README's Python example (the python block that calls ``model.encode_video``)."""
-    with open(osp.join(ROOT, 'README.md')) as f:
-        blocks = re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
+    blocks = re.findall(r'```python\n(.*?)```', user_docs_text(), flags=re.S)
     snippets = [b for b in blocks if 'model.encode_video(' in b]
-    assert len(snippets) == 1, 'README.md: one python block with the encode/score example'
+    assert len(snippets) == 1, 'README.md + docs/: one python block with the encode/score example'
     return snippets[0]
 
 

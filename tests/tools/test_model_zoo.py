@@ -1,4 +1,4 @@
-"""model-index.yml, configs/*/metafile.yml and the README's model-zoo table agree."""
+"""model-index.yml, configs/*/metafile.yml and the model-zoo table of docs/model_zoo.md agree."""
 import os.path as osp
 import re
 import sys
@@ -95,29 +95,34 @@ def test_weights_only_where_published(models):
             assert hash_from_filename(model['Weights']), model['Name']
 
 
-def test_readme_table_is_generated_from_the_metafiles(models):
+def test_zoo_table_is_generated_from_the_metafiles(models):
     table = model_zoo.render_table(models)
-    assert model_zoo.readme_table() == table, 'run: python tools/model_zoo.py --write'
+    assert model_zoo.ZOO_DOC == osp.join(ROOT, 'docs', 'model_zoo.md')
+    assert model_zoo.doc_table() == table, 'run: python tools/model_zoo.py --write'
     for model in models:  # every entry shows
         assert f'`{model["Config"]}`' in table
 
 
-def test_check_fails_when_readme_and_metafiles_disagree(tmp_path, monkeypatch, models):
-    readme = tmp_path / 'README.md'
-    with open(model_zoo.README) as f:
+def test_check_fails_when_the_doc_and_metafiles_disagree(tmp_path, monkeypatch, models):
+    doc = tmp_path / 'model_zoo.md'
+    with open(model_zoo.ZOO_DOC) as f:
         text = f.read()
     first = models[0]['Metadata']['FLOPs']
-    readme.write_text(text.replace(f'| {str(first).rstrip("G")} |', '| 0.0 |', 1))
-    monkeypatch.setattr(model_zoo, 'README', str(readme))
+    doc.write_text(text.replace(f'| {str(first).rstrip("G")} |', '| 0.0 |', 1))
+    monkeypatch.setattr(model_zoo, 'ZOO_DOC', str(doc))
     assert model_zoo.main(['--check']) == 1
-    model_zoo.write_readme(model_zoo.render_table(models), str(readme))
+    model_zoo.write_doc(model_zoo.render_table(models), str(doc))
     assert model_zoo.main(['--check']) == 0
 
 
-def test_zoo_follows_the_two_commands():
-    with open(model_zoo.README) as f:
-        headings = [line.strip() for line in f if line.startswith('## ')]
-    assert headings[headings.index('## The two commands') + 1] == '## Model zoo'
+def test_readme_summarises_the_zoo_and_links_the_table():
+    """The front page has a Model zoo section that links docs/model_zoo.md."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        text = f.read()
+    headings = re.findall(r'^## (.+)$', text, flags=re.M)
+    assert 'Model zoo' in headings
+    section = text.split('## Model zoo', 1)[1].split('\n## ', 1)[0]
+    assert '(docs/model_zoo.md)' in section
 
 
 @pytest.mark.slow
