@@ -2,7 +2,9 @@
 
 Importing this package applies the compatibility fixes for the pinned OpenMMLab
 stack (:mod:`mmstan.compat`) and registers every mmstan model, dataset, transform,
-metric and loop into mmaction2's registries.
+metric and loop into mmaction2's registries, and the ``mmstan:http(s)://`` checkpoint
+scheme into mmengine's, each under names of its own: nothing the host registered or
+defined is replaced (tests/test_host_contract.py).
 """
 from . import compat
 
@@ -13,6 +15,6 @@ from .errors import UserError  # noqa: E402
 from .utils.download import register_url_loader  # noqa: E402
 from .version import __version__  # noqa: E402
 
-register_url_loader()  # load_from / Pretrained / tools/test.py URLs: verified, weights-only
+register_url_loader()  # mmstan:https://... checkpoints: verified, weights-only
 
 __all__ = ['UserError', '__version__']

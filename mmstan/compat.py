@@ -2,10 +2,15 @@
 
 mmstan targets stock mmengine 0.10.7, mmcv 2.1.0, mmdet 3.3.0 and mmaction2 1.2.0
 from PyPI on current torch / numpy. Each fix below is one function with a one-line
-reason; :func:`apply` runs them all once, when ``mmstan`` is imported, before any
-mmaction2 model module is imported. None of them edits site-packages.
+reason. None of them edits site-packages, and importing mmstan replaces nothing of the
+host (tests/test_host_contract.py): :func:`apply` runs, on ``import mmstan``, only the
+fixes that add what is missing (a module the wheel lacks, torch weights-only allow-list
+entries); :func:`cpu_distributed` is installed by mmstan's own tools, and only when a
+distributed job really runs on CPU; :func:`numpy2_ava_nan` is opt-in.
 """
+import contextlib
 import os
+import pickle
 import sys
 import types
 
@@ -55,9 +60,12 @@ class _NumpyWithAliases(types.ModuleType):
 
 
 def numpy2_ava_nan() -> bool:
-    """numpy 2 removed ``np.NAN``, which mmaction2's AVA evaluation returns for a class
-    without ground truth (any small AVA subset hits it): give that module, and only
-    that module, a numpy that still has it. Returns True if the alias was needed."""
+    """numpy 2 removed ``np.NAN``, which mmaction2's own AVA evaluation (``ava_eval``)
+    returns for a class without ground truth (any small AVA subset hits it): give that
+    module, and only that module, a numpy that still has it. Opt-in (mmstan's
+    ``WorkDirAVAMetric`` does not need it, and importing mmstan leaves mmaction2's module
+    as it is): call it to run mmaction2's ``AVAMetric`` under numpy 2. Returns True if the
+    alias was needed."""
     if hasattr(np, 'NAN'):
         return False
     from mmaction.evaluation.functional.ava_evaluation import metrics
@@ -83,42 +91,70 @@ def _mmengine_checkpoint_globals() -> list:
     return found
 
 
-def _history_buffer_getstate(self) -> dict:
-    # mmengine's own __getstate__ adds the class-level statistics methods (functions,
-    # pickled through builtins.getattr); they are re-registered on import anyway.
-    return {k: v for k, v in self.__dict__.items() if k != 'statistics_methods'}
+#: What mmengine 0.10.7's ``HistoryBuffer.__getstate__`` pickles besides data: its
+#: default statistics methods, written as ``getattr(HistoryBuffer, name)``.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _checkpoint_getattr(owner, name: str):
+    """``builtins.getattr`` as mmengine checkpoints use it, and nothing more: a
+    HistoryBuffer statistics method (or anything, if ``getattr`` itself is allow-listed)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if (owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS) or \
+            getattr in torch.serialization.get_safe_globals():
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'weights-only load: getattr({owner!r}, {name!r}) is not allowed (mmstan allows getattr '
+        f'only for HistoryBuffer.{"/".join(_HISTORY_BUFFER_STATISTICS)} in mmengine checkpoints)')
 
 
 def safe_checkpoint_globals() -> bool:
     """torch >= 2.6 loads with ``weights_only=True``, which rejects mmengine 0.10.7's
     checkpoints (resume, ``load_from``): allow-list exactly the data-only types they
-    contain instead of switching weights-only loading off, and stop HistoryBuffer from
-    pickling functions (which would need ``getattr`` allow-listed). Returns True if applied."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-
+    contain, and ``getattr`` only for the HistoryBuffer methods they pickle, instead of
+    switching weights-only loading off. Checkpoints are written as mmengine writes them.
+    Returns True if applied."""
     serialization = torch.serialization
     if not hasattr(serialization, 'add_safe_globals'):
         return False
-    serialization.add_safe_globals(_mmengine_checkpoint_globals())
-    HistoryBuffer.__getstate__ = _history_buffer_getstate
+    serialization.add_safe_globals(_mmengine_checkpoint_globals()
+                                   + [(_checkpoint_getattr, 'builtins.getattr')])
     return True
 
 
+@contextlib.contextmanager
+def _without_cuda_set_device():
+    """``torch.cuda.set_device`` as a no-op, for the duration of the block."""
+    set_device = torch.cuda.set_device
+    torch.cuda.set_device = lambda device: None
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = set_device
+
+
 def cpu_distributed() -> bool:
-    """mmengine 0.10.7 calls ``torch.cuda.set_device`` when initialising a torchrun
-    job and hands DDP ``device_ids``, both of which fail without CUDA: on a machine
-    without CUDA, initialise with gloo and wrap CPU models without device ids."""
+    """mmengine 0.10.7's torchrun init calls ``torch.cuda.set_device`` (and DDP gets
+    ``device_ids``), fatal when training runs on CPU: there, and only there, init without
+    that call (gloo for nccl, ``init_backend`` passed through) and wrap CPU models without
+    device ids. mmstan's tools install it (:func:`mmstan.utils.cli.runner_config`) for a
+    distributed job; it installs nothing when mmengine's device is not the CPU (CUDA, NPU,
+    MLU, MPS, MUSA keep mmengine's code). Returns True if installed."""
+    from mmengine.device import get_device
     from mmengine.dist import utils as dist_utils
     from mmengine.model.wrappers import distributed as ddp_module
 
+    if get_device() != 'cpu':
+        return False
     if getattr(dist_utils._init_dist_pytorch, '_mmstan', False):
         return True
     original_init = dist_utils._init_dist_pytorch
 
     def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
-        if torch.cuda.is_available():
-            return original_init(backend, init_backend=init_backend, **kwargs)
-        torch.distributed.init_process_group(backend='gloo', **kwargs)
+        with _without_cuda_set_device():  # mmengine's CUDA branch minus its one CUDA call
+            return original_init('gloo' if backend == 'nccl' else backend,
+                                 init_backend=init_backend, **kwargs)
 
     _init_dist_pytorch._mmstan = True
     dist_utils._init_dist_pytorch = _init_dist_pytorch
@@ -139,14 +175,12 @@ def cpu_distributed() -> bool:
 
 
 def apply() -> None:
-    """Apply every fix once (idempotent)."""
+    """Apply the import-time fixes once (idempotent): the drn stub and the allow-list."""
     global _APPLIED
     if _APPLIED:
         return
     stub_missing_drn()
     safe_checkpoint_globals()
-    cpu_distributed()
     import mmaction.models  # noqa: F401  (needs the drn stub; registers AVA heads into mmdet)
 
-    numpy2_ava_nan()
     _APPLIED = True

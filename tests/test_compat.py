@@ -44,14 +44,14 @@ def test_roi_align_runs_on_cpu():
     assert float(out[0].mean()) == pytest.approx(float(feats[0].mean()), rel=0.05)
 
 
-def test_numpy2_nan_in_ava_evaluation():
+def test_numpy2_nan_in_ava_evaluation_is_opt_in(monkeypatch):
     from mmaction.evaluation.functional.ava_evaluation import metrics
 
-    assert not hasattr(np, 'NAN') or np.NAN is np.nan
+    assert metrics.np is np  # importing mmstan left mmaction2's module alone
+    monkeypatch.setattr(metrics, 'np', np)  # (undone after the test)
+    assert compat.numpy2_ava_nan() is not hasattr(np, 'NAN')
     assert math.isnan(metrics.compute_average_precision(None, None))
-    # scoped: numpy itself is untouched
-    if not hasattr(np, 'NAN'):
-        assert compat.numpy2_ava_nan() is True
+    assert not hasattr(np, 'NAN') or np.NAN is np.nan  # scoped: numpy itself is untouched
 
 
 def _runner_checkpoint(tmp_path):
@@ -80,11 +80,44 @@ def test_weights_only_load_of_mmengine_checkpoint(tmp_path):
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
 
 
+def pickled_globals(path) -> set:
+    """Every global (``module name``) the pickle inside a torch checkpoint refers to."""
+    import pickletools
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith('/data.pkl')]
+        ops = pickletools.genops(archive.read(name))
+        return {arg for op, arg, _ in ops if op.name == 'GLOBAL'}
+
+
+def test_weights_only_load_restores_history_buffer_statistics(tmp_path):
+    """mmengine pickles HistoryBuffer's statistics methods as getattr(HistoryBuffer, name):
+    exactly those load (mmstan's stand-in for getattr), and keep working."""
+    from mmengine.logging import HistoryBuffer
+
+    path = _runner_checkpoint(tmp_path)
+    assert '__builtin__ getattr' in pickled_globals(path)
+    buffer = torch.load(path, weights_only=True)['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer) and buffer.statistics('current') == 0.5
+    getstate = HistoryBuffer.__getstate__  # mmengine's own: checkpoints are written as it writes them
+    assert (getstate.__module__, getstate.__qualname__) == ('mmengine.logging.history_buffer',
+                                                            'HistoryBuffer.__getstate__')
+
+
 def test_getattr_is_not_allow_listed(tmp_path):
-    path = tmp_path / 'fn.pth'
-    torch.save({'f': torch.Tensor.add}, path)
-    with pytest.raises(Exception, match='getattr'):
-        torch.load(path, weights_only=True)
+    """getattr loads HistoryBuffer's four statistics and nothing else, not even another
+    attribute of an allow-listed class."""
+    from mmengine.logging import HistoryBuffer
+
+    assert getattr not in torch.serialization.get_safe_globals()
+    for name, value in (('other_method', HistoryBuffer.update), ('tensor', torch.Tensor.add)):
+        path = tmp_path / f'{name}.pth'
+        torch.save({'f': value}, path)  # pickled as getattr(owner, name)
+        with pytest.raises(Exception, match='getattr|TensorBase'):
+            torch.load(path, weights_only=True)
+    with pytest.raises(Exception, match=r'getattr\(<class .*HistoryBuffer.*update.*not allowed'):
+        torch.load(tmp_path / 'other_method.pth', weights_only=True)
 
 
 def test_weights_only_still_rejects_arbitrary_code(tmp_path):
@@ -98,15 +131,88 @@ def test_weights_only_still_rejects_arbitrary_code(tmp_path):
         torch.load(path, weights_only=True)
 
 
+#: A toy mmengine Runner (no mmaction2): ``python -c TOY_RUNNER WORK_DIR EPOCHS [mmstan]``
+#: trains to EPOCHS, resuming from the work dir's latest checkpoint if there is one.
+TOY_RUNNER = r'''
+import sys
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+if sys.argv[3:] == ['mmstan']:
+    import mmstan  # noqa: F401
+else:
+    assert not any(name.startswith('mmstan') for name in sys.modules)
+
+class Toy(BaseModel):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, labels, mode='loss'):
+        return dict(loss=((self.linear(inputs).squeeze(1) - labels) ** 2).mean())
+
+data = [dict(inputs=torch.full((2, ), float(i)), labels=torch.tensor(float(i % 3))) for i in range(8)]
+runner = Runner(model=Toy(), work_dir=sys.argv[1], experiment_name=f'toy{sys.argv[2]}',
+                train_dataloader=dict(dataset=data, batch_size=4, collate_fn=dict(type='default_collate'),
+                                      sampler=dict(type='DefaultSampler', shuffle=False)),
+                optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+                train_cfg=dict(by_epoch=True, max_epochs=int(sys.argv[2])),
+                default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+                resume=True, randomness=dict(seed=0))
+runner.train()
+loss = runner.message_hub.get_scalar('train/loss')
+print('RESULT', runner.epoch, runner.iter, len(loss.data[0]), loss.statistics('mean'))
+'''
+
+
+def toy_runner(work_dir, epochs: int, with_mmstan: bool, **env) -> list:
+    """Run the toy Runner in a fresh interpreter; returns ``[epoch, iter, n_losses, mean]``."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    args = [sys.executable, '-c', TOY_RUNNER, str(work_dir), str(epochs)]
+    args += ['mmstan'] if with_mmstan else []
+    full_env = {k: v for k, v in os.environ.items() if k != 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'}
+    proc = subprocess.run(args, cwd=ROOT, env=dict(full_env, PYTHONPATH=ROOT, **env),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [line] = [line for line in proc.stdout.splitlines() if line.startswith('RESULT ')]
+    return [float(x) for x in line.split()[1:]]
+
+
+def test_plain_mmengine_checkpoint_resumes_with_mmstan(tmp_path):
+    """A checkpoint written without mmstan resumes with mmstan imported, weights-only
+    (torch's default), message hub included: the run continues where it stopped."""
+    assert toy_runner(tmp_path, 1, with_mmstan=False)[:3] == [1, 2, 2]
+    epoch, iteration, losses, _ = toy_runner(tmp_path, 2, with_mmstan=True)
+    assert (epoch, iteration, losses) == (2, 4, 4)  # the resumed loss history: 2 + 2 iterations
+
+
+def test_mmstan_checkpoint_is_plain_mmengine_checkpoint(tmp_path):
+    """Importing mmstan does not change what mmengine writes: the same pickled globals
+    as without mmstan, and plain mmengine (no mmstan in the process) resumes it, loading
+    the way it does on torch < 2.6 (stock mmengine 0.10.7 has no weights-only support)."""
+    plain, with_mmstan = tmp_path / 'plain', tmp_path / 'mmstan'
+    toy_runner(plain, 1, with_mmstan=False)
+    toy_runner(with_mmstan, 1, with_mmstan=True)
+    assert pickled_globals(with_mmstan / 'epoch_1.pth') == pickled_globals(plain / 'epoch_1.pth')
+    assert '__builtin__ getattr' in pickled_globals(plain / 'epoch_1.pth')  # HistoryBuffer's
+    epoch, iteration, losses, _ = toy_runner(with_mmstan, 2, with_mmstan=False,
+                                             TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
+    assert (epoch, iteration, losses) == (2, 4, 4)
+
+
 def _ddp_worker(rank, world_size, port, results):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     from mmengine.dist import init_dist
     from mmengine.model import MMDistributedDataParallel
 
-    import mmstan  # noqa: F401
-
+    assert compat.cpu_distributed() is True  # what mmstan's tools do for a distributed job
     init_dist('pytorch', backend='nccl')  # mmaction2's default runtime asks for nccl
+    assert torch.distributed.get_backend() == 'gloo'
     model = MMDistributedDataParallel(module=torch.nn.Linear(2, 1), device_ids=[rank])
     out = model(torch.ones(1, 2) * (rank + 1)).sum()
     out.backward()
@@ -125,3 +231,69 @@ def test_cpu_distributed_init_and_ddp():
     # DDP averaged the two ranks' gradients: inputs 1 and 2 -> grad 1.5 on both weights
     for rank in range(2):
         assert torch.allclose(results[rank], torch.full((1, 2), 1.5))
+
+
+@pytest.fixture
+def dist_init(monkeypatch):
+    """mmengine's ``_init_dist_pytorch`` replaced by a recorder (as the original
+    cpu_distributed wraps), and everything cpu_distributed patches restored after."""
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers.distributed import MMDistributedDataParallel
+
+    calls = []
+
+    def record(backend, init_backend='torch', **kwargs):
+        torch.cuda.set_device(0)  # what mmengine does first; fails on a CPU-only host
+        calls.append((backend, init_backend, kwargs))
+
+    monkeypatch.setattr(MMDistributedDataParallel, '__init__', MMDistributedDataParallel.__init__)
+    monkeypatch.setattr(dist_utils, '_init_dist_pytorch', record)
+    monkeypatch.setattr(torch.cuda, 'set_device', torch.cuda.set_device)
+    return dist_utils, calls
+
+
+def test_cpu_distributed_installs_nothing_off_cpu(dist_init, monkeypatch):
+    import mmengine.device
+    from mmengine.model.wrappers.distributed import MMDistributedDataParallel
+
+    dist_utils, _ = dist_init
+    before = dist_utils._init_dist_pytorch, MMDistributedDataParallel.__init__
+    for device in ('cuda', 'npu', 'mlu', 'mps', 'musa'):
+        monkeypatch.setattr(mmengine.device, 'get_device', lambda device=device: device)
+        assert compat.cpu_distributed() is False
+        assert (dist_utils._init_dist_pytorch, MMDistributedDataParallel.__init__) == before
+
+
+def test_cpu_distributed_passes_init_backend(dist_init, monkeypatch):
+    import mmengine.device
+
+    dist_utils, calls = dist_init
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    set_device = torch.cuda.set_device
+    assert compat.cpu_distributed() is True
+    dist_utils._init_dist_pytorch('nccl', init_backend='deepspeed', timeout=5)
+    dist_utils._init_dist_pytorch('gloo', init_backend='colossalai')
+    assert calls == [('gloo', 'deepspeed', dict(timeout=5)), ('gloo', 'colossalai', {})]
+    assert torch.cuda.set_device is set_device  # skipped during the call only
+
+
+def test_tools_install_cpu_distributed_only_for_a_distributed_job(dist_init, monkeypatch):
+    """Importing mmstan patches nothing (tests/test_host_contract.py); mmstan's tools
+    install the fix when the job is distributed (and the device is the CPU)."""
+    import argparse
+
+    import mmengine.device
+
+    from conftest import ROOT
+    from mmstan.utils.cli import runner_config
+
+    dist_utils, _ = dist_init
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    args = argparse.Namespace(config=os.path.join(ROOT, 'configs', 'demo', 'synthetic_motion_meanpool.py'),
+                              cfg_options=None, launcher='none', work_dir=None, local_rank=0)
+    runner_config(args)
+    assert not getattr(dist_utils._init_dist_pytorch, '_mmstan', False)
+    args.launcher = 'pytorch'
+    runner_config(args)
+    assert dist_utils._init_dist_pytorch._mmstan

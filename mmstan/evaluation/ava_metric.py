@@ -7,8 +7,8 @@ and never closes it, and returns numpy 2's removed ``np.NAN`` for a class withou
 truth), then deletes it. This subclass takes the same arguments, writes the same csv into
 the Runner's work dir, and scores it with :func:`ava_frame_map`: the same computation as
 ``ava_eval`` built from mmaction2's own readers and per-frame matcher, in this process. It
-is registered under the same name, so every AVA config, mmaction2's included, gets it
-once ``mmstan`` is imported.
+is registered under a name of its own, ``WorkDirAVAMetric``, which mmstan's AVA configs
+name; ``type='AVAMetric'`` stays mmaction2's.
 """
 import contextlib
 import io
@@ -119,8 +119,8 @@ def ava_frame_map(result_file: str, label_file: str, ann_file: str,
     return summary, per_class
 
 
-@METRICS.register_module(name='AVAMetric', force=True)
-class AVAMetric(MMActionAVAMetric):
+@METRICS.register_module()
+class WorkDirAVAMetric(MMActionAVAMetric):
     """AVA frame mAP (IoU 0.5), mmaction2's numbers (see :func:`ava_frame_map`).
 
     Args (besides mmaction2's ``ann_file, exclude_file, label_file, options, action_thr,
@@ -143,7 +143,7 @@ class AVAMetric(MMActionAVAMetric):
                          options=options, action_thr=action_thr, num_classes=num_classes,
                          custom_classes=custom_classes, collect_device=collect_device,
                          prefix=prefix)
-        assert options[0] == 'mAP', f"AVAMetric computes 'mAP' only, got options={options}"
+        assert options[0] == 'mAP', f"WorkDirAVAMetric computes 'mAP' only, got options={options}"
         self.out_dir = out_dir
         self.keep_results = keep_results
         self.last_result_file: Optional[str] = None

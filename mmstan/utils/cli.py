@@ -15,7 +15,9 @@ from typing import Callable, List, Optional
 
 from mmengine.config import Config
 
+from mmstan import compat
 from mmstan.errors import UserError
+from mmstan.utils.download import route_checkpoint_urls, via_mmstan
 from mmstan.utils.paths import require_file
 
 #: Environment variable that turns every ``error:`` line back into a full traceback.
@@ -57,6 +59,9 @@ def runner_config(args: argparse.Namespace) -> Config:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    route_checkpoint_urls(cfg)  # http(s) load_from / init_cfg: verified download
+    if cfg.launcher != 'none':
+        compat.cpu_distributed()  # a distributed job on CPU (installs nothing on a GPU host)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
 
@@ -89,9 +94,10 @@ def default_work_dir(config: str) -> str:
 
 
 def require_checkpoint(path: str, hint: str = 'give a .pth file saved by tools/train.py (or a URL)') -> str:
-    """``path`` if it is a local file or a URL (``https://``, ``open-mmlab://``, ... are
-    left to mmengine); else a one-line :class:`UserError`."""
-    return path if '://' in path else require_file(path, 'checkpoint', hint)
+    """``path`` if it is a local file or a URL (an ``http(s)://`` one gets the ``mmstan:``
+    prefix, for a verified download; ``open-mmlab://``, ... are left to mmengine); else a
+    one-line :class:`UserError`."""
+    return via_mmstan(path) if '://' in path else require_file(path, 'checkpoint', hint)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

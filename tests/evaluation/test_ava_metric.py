@@ -1,4 +1,4 @@
-"""mmstan's AVAMetric gives mmaction2's own AVA numbers, under numpy 2, with its result
+"""mmstan's WorkDirAVAMetric gives mmaction2's own AVA numbers, under numpy 2, with its result
 file in the work dir."""
 import csv
 import glob
@@ -15,7 +15,8 @@ from mmaction.evaluation.metrics.ava_metric import AVAMetric as StockAVAMetric
 from mmaction.registry import METRICS
 from mmengine.logging import MMLogger
 
-from mmstan.evaluation import AVAMetric, current_work_dir
+from mmstan import compat
+from mmstan.evaluation import WorkDirAVAMetric, current_work_dir
 from mmstan.evaluation.ava_metric import ava_frame_map
 
 KEYS = ('overall', 'person_movement', 'object_manipulation', 'person_interaction')
@@ -71,9 +72,9 @@ def test_same_map_as_mmaction2_ava_eval_on_its_test_files(shared_data, tmp_path,
     cwd = tmp_path / 'cwd'
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    metric = AVAMetric(ann_file=files['gt.csv'], exclude_file=None,
-                       label_file=files['action_list.txt'], num_classes=4,
-                       out_dir=str(tmp_path / 'work'), keep_results=True)
+    metric = WorkDirAVAMetric(ann_file=files['gt.csv'], exclude_file=None,
+                              label_file=files['action_list.txt'], num_classes=4,
+                              out_dir=str(tmp_path / 'work'), keep_results=True)
     assert_same(metric.compute_metrics(results), reference)
     assert osp.dirname(metric.last_result_file) == str(tmp_path / 'work')
     assert rows(metric.last_result_file) == rows(files['pred.csv'])
@@ -122,7 +123,9 @@ def test_same_map_as_mmaction2_ava_eval_on_edge_cases(edge_case_files, exclude, 
     f = edge_case_files
     exclude_file = f['excluded.csv'] if exclude else None
     classes = None if custom is None else [0] + custom
-    # mmaction2's function needs mmstan.compat's np.NAN alias under numpy 2 ...
+    # mmaction2's function needs mmstan.compat's opt-in np.NAN alias under numpy 2 ...
+    monkeypatch.setattr(metrics, 'np', metrics.np)  # (undone after the test)
+    compat.numpy2_ava_nan()
     reference = ava_eval(f['pred.csv'], 'mAP', f['labels.pbtxt'], f['gt.csv'], exclude_file,
                          custom_classes=classes)
     # ... mmstan's does not
@@ -147,13 +150,13 @@ def test_result_file_in_the_runner_work_dir(shared_data, tmp_path, monkeypatch):
     MMLogger.get_instance(name, log_file=str(work / stamp / f'{stamp}.log'))
     try:
         assert current_work_dir() == str(work)
-        kept = METRICS.build(dict(type='AVAMetric', ann_file=files['gt.csv'], exclude_file=None,
+        kept = METRICS.build(dict(type='WorkDirAVAMetric', ann_file=files['gt.csv'], exclude_file=None,
                                   label_file=files['action_list.txt'], num_classes=4, keep_results=True))
-        assert isinstance(kept, AVAMetric)  # the registered AVAMetric is mmstan's
+        assert isinstance(kept, WorkDirAVAMetric)
         kept.compute_metrics(results)
         assert glob.glob(str(work / 'AVA_*_result.csv')) == [kept.last_result_file]
-        dropped = AVAMetric(ann_file=files['gt.csv'], exclude_file=None,
-                            label_file=files['action_list.txt'], num_classes=4)
+        dropped = WorkDirAVAMetric(ann_file=files['gt.csv'], exclude_file=None,
+                                   label_file=files['action_list.txt'], num_classes=4)
         dropped.compute_metrics(results)
         assert glob.glob(str(work / 'AVA_*_result.csv')) == [kept.last_result_file]
     finally:
@@ -161,3 +164,16 @@ def test_result_file_in_the_runner_work_dir(shared_data, tmp_path, monkeypatch):
         for handler in logger.handlers:
             handler.close()
     assert os.listdir(cwd) == []
+
+
+def test_stock_ava_configs_keep_mmaction2_metric():
+    """``type='AVAMetric'`` (every mmaction2 AVA config) builds mmaction2's own metric with
+    mmstan imported; mmstan's AVA configs name ``WorkDirAVAMetric``."""
+    from mmengine.config import Config
+
+    from conftest import ROOT
+
+    assert METRICS.get('AVAMetric') is StockAVAMetric
+    assert METRICS.get('WorkDirAVAMetric') is WorkDirAVAMetric
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'stan', 'ava.py'))
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'WorkDirAVAMetric'

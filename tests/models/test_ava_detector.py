@@ -38,7 +38,7 @@ def sample_dataset(cfg: Config, files: dict, split: str):
 def test_detector_loss_and_predict_on_ava_sample(tmp_path):
     from mmcv.ops import RoIAlign
 
-    from mmstan.evaluation import AVAMetric
+    from mmstan.evaluation import WorkDirAVAMetric
 
     files = make_ava_sample(str(tmp_path))
     cfg = Config.fromfile(AVA_CONFIG)
@@ -61,8 +61,8 @@ def test_detector_loss_and_predict_on_ava_sample(tmp_path):
         assert any(g is not None and g.abs().sum() > 0 for g in grads), part
 
     model.eval()
-    metric = AVAMetric(ann_file=files['ann_file'], exclude_file=files['exclude_file'],
-                       label_file=files['label_file'], out_dir=str(tmp_path / 'results'))
+    metric = WorkDirAVAMetric(ann_file=files['ann_file'], exclude_file=files['exclude_file'],
+                              label_file=files['label_file'], out_dir=str(tmp_path / 'results'))
     for index in range(len(val_set)):
         item = val_set[index]
         batch = model.data_preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]))

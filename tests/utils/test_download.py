@@ -1,6 +1,7 @@
 """Checkpoints by URL: verified download into torch's hub cache, refusal of tampered or
-incomplete files, the offline error, and every mmengine entry point (CheckpointLoader,
-``init_cfg=Pretrained``, the Runner's ``load_from``, ``tools/test.py CONFIG URL``).
+incomplete files, the offline error, and every mmengine entry point that mmstan routes
+through it (``mmstan:`` URLs in CheckpointLoader, ``init_cfg=Pretrained``, the Runner's
+``load_from``; ``tools/test.py CONFIG URL``).
 
 A local ``http.server`` on 127.0.0.1 serves the files; ``TORCH_HOME`` is a temporary
 directory. Expected hashes come from :mod:`hashlib`, not from the code under test.
@@ -193,21 +194,53 @@ def test_http_error(server, cache):
 
 
 def test_mmengine_checkpoint_loader_uses_verified_download(server, cache):
+    """``mmstan:http(s)://`` goes through the verified download; mmengine's own
+    ``http(s)://`` loader is left as it is for everyone else."""
+    from mmengine.runner import checkpoint as mmengine_checkpoint
     from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+
+    from mmstan.utils.download import load_from_url
 
     base, www, _ = server
     payload = checkpoint_bytes(tiny_state())
     name = publish(www, 'tiny', payload)
-    loaded = _load_checkpoint(f'{base}/{name}', map_location='cpu')
+    loaded = _load_checkpoint(f'mmstan:{base}/{name}', map_location='cpu')
     assert torch.equal(loaded['state_dict']['w'], tiny_state()['w'])
-    assert CheckpointLoader._get_checkpoint_loader('https://x/y.pth').__module__ == \
-        'mmstan.utils.download'
+    for url in ('mmstan:https://x/y.pth', 'mmstan:http://x/y.pth'):
+        assert CheckpointLoader._get_checkpoint_loader(url) is load_from_url
+    for url in ('https://x/y.pth', 'http://x/y.pth'):
+        assert CheckpointLoader._get_checkpoint_loader(url) is mmengine_checkpoint.load_from_http
     # a tampered URL fails before anything is unpickled
     tampered = bytearray(payload)
     tampered[-30] ^= 0xFF
     (www / 'bad-{}.pth'.format(name.split('-')[1][:8])).write_bytes(bytes(tampered))
     with pytest.raises(UserError, match='checksum mismatch'):
-        _load_checkpoint(f'{base}/bad-{name.split("-")[1][:8]}.pth')
+        _load_checkpoint(f'mmstan:{base}/bad-{name.split("-")[1][:8]}.pth')
+
+
+def test_tools_route_config_urls():
+    """mmstan's tools give every http(s) checkpoint of a config the ``mmstan:`` prefix:
+    ``load_from``, ``init_cfg`` checkpoints (dict or list), a tested / resumed URL."""
+    from mmengine.config import Config
+
+    from mmstan.utils.cli import require_checkpoint
+    from mmstan.utils.download import route_checkpoint_urls
+
+    url = 'https://example.org/a-0123abcd.pth'
+    cfg = Config(dict(
+        load_from=url,
+        model=dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=url)),
+                   heads=[dict(init_cfg=[dict(type='Normal'),
+                                         dict(type='Pretrained', checkpoint='http://x/b.pth')])],
+                   neck=dict(init_cfg=dict(type='Pretrained', checkpoint='local.pth')))))
+    route_checkpoint_urls(cfg)
+    route_checkpoint_urls(cfg)  # idempotent
+    assert cfg.load_from == 'mmstan:' + url
+    assert cfg.model.backbone.init_cfg.checkpoint == 'mmstan:' + url
+    assert cfg.model.heads[0].init_cfg[1].checkpoint == 'mmstan:http://x/b.pth'
+    assert cfg.model.neck.init_cfg.checkpoint == 'local.pth'
+    assert require_checkpoint(url) == 'mmstan:' + url
+    assert require_checkpoint('open-mmlab://resnet50') == 'open-mmlab://resnet50'
 
 
 def build_demo_model(backbone_init_cfg=None):
@@ -241,7 +274,7 @@ def test_pretrained_init_cfg_url(server, cache):
     base, www, _ = server
     name, state = random_demo_checkpoint(www)
     # mmaction2's usual form: the backbone's init_cfg takes its part of a full checkpoint
-    model = build_demo_model(dict(type='Pretrained', checkpoint=f'{base}/{name}',
+    model = build_demo_model(dict(type='Pretrained', checkpoint=f'mmstan:{base}/{name}',
                                   prefix='backbone.'))
     model.init_weights()
     backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
@@ -254,11 +287,14 @@ def test_runner_load_from_url(server, cache, tmp_path):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from mmstan.utils.download import route_checkpoint_urls
+
     base, www, _ = server
     name, state = random_demo_checkpoint(www)
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.load_from = f'{base}/{name}'
+    route_checkpoint_urls(cfg)  # what mmstan's tools do
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
     assert_same_weights(runner.model, state)

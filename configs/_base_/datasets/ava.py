@@ -62,8 +62,9 @@ val_dataloader = dict(
         data_prefix=dict(img=data_root), pipeline=val_pipeline, test_mode=True))
 test_dataloader = val_dataloader
 
-# mmstan's AVAMetric (same arguments as mmaction2's) writes its AVA-format result csv into
-# the work dir; the test run keeps it (the detections, ready for the official evaluator).
-val_evaluator = dict(type='AVAMetric', ann_file=ann_file_val, label_file=label_file,
+# mmstan's WorkDirAVAMetric (mmaction2's AVAMetric, same arguments) writes its AVA-format
+# result csv into the work dir; the test run keeps it (the detections, ready for the
+# official evaluator).
+val_evaluator = dict(type='WorkDirAVAMetric', ann_file=ann_file_val, label_file=label_file,
                      exclude_file=exclude_file_val)
 test_evaluator = dict(val_evaluator, keep_results=True)
