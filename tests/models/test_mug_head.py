@@ -167,3 +167,26 @@ def test_gallery_on_cuda_matches_cpu():
     assert on_gpu.is_cuda
     torch.testing.assert_close(on_gpu.cpu().double(), paper_gallery(tokens, mask, frames),
                                atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize('mode', ['mug', 'video_token', 'wti'])
+def test_drop_sot_leaves_position_zero_out(mode):
+    """``drop_sot``: the token-reading modes score as if position 0 ([SOT]) were padding;
+    whatever [SOT] holds no longer changes a score (issue 16, defect 4)."""
+    tokens, mask, pooled, frames = inputs(seed=10, min_len=3)
+    head = MugHead(mode, embed_dim=16, drop_sot=True).double()
+    plain = MugHead(mode, embed_dim=16).double()
+    plain.load_state_dict(head.state_dict())
+    without = mask.clone()
+    without[:, 0] = False
+    got = head(tokens, mask, pooled, frames)
+    torch.testing.assert_close(got, plain(tokens, without, pooled, frames), atol=1e-12, rtol=0)
+    torch.testing.assert_close(head.gallery(tokens, mask, pooled, frames), got, atol=1e-12, rtol=0)
+    if mode == 'mug':
+        torch.testing.assert_close(got, paper_gallery(tokens, without, frames), atol=1e-12, rtol=0)
+    other = tokens.clone()
+    other[:, 0] = frames[0, 0]   # [SOT] made the token closest to a frame
+    torch.testing.assert_close(head(other, mask, pooled, frames), got, atol=1e-12, rtol=0)
+    assert not torch.allclose(plain(other, mask, pooled, frames), plain(tokens, mask, pooled, frames))
+    assert torch.equal(head.token_mask(mask, tokens), without)
+    assert torch.equal(plain.token_mask(mask, tokens), mask)

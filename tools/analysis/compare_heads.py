@@ -38,7 +38,8 @@ HEADS = {
     'clip2video': ('CLIP2Video (TDB + TAB, K=5)', MEAN_POOL,
                    dict(type='CLIP2VideoHead', num_layers=2, num_centers=5, global_weight=0.5)),
     'stan': ('STAN (mean similarity)', None, dict(type='MugHead', mode='mean')),
-    'stan_mug': ('STAN + Mug', None, dict(type='MugHead', mode='mug')),
+    # the demo's Mug head: without [SOT] (drop_sot, see the demo config's header)
+    'stan_mug': ('STAN + Mug', None, dict(type='MugHead', mode='mug', drop_sot=True)),
 }
 
 

@@ -192,29 +192,54 @@ class MugHead(nn.Module):
         embed_dim: embedding width E (only ``'wti'`` has parameters that need it).
         block_elements: scoring works on ``[texts, K, T, videos]`` blocks of at most this
             many elements (None: :data:`DEFAULT_BLOCK`), whatever the gallery size.
+        drop_sot: leave token position 0, CLIP's start-of-text token [SOT], out of the
+            token set of the modes that read tokens (``'mug'``, ``'video_token'``,
+            ``'wti'``). Under the causal mask of CLIP's text transformer [SOT] attends
+            only to itself, so its output is one and the same vector for every caption
+            (a learned constant, not an embedding of the text, which [M] eqs. 11-18 are
+            over). At tau = 100 Mug's token softmax (17) is nearly hard: if [SOT] becomes
+            the token closest to the frames, c~ = c_[SOT] for every caption, the scores
+            stop depending on the text, InfoNCE sits at 2 ln B and the words get no
+            gradient (they have ~0 weight), so training cannot leave that state. The
+            official head keeps [SOT] (its mask is ``text != 0``), hence the default
+            False; random-init training (``configs/demo/synthetic_motion_retrieval.py``)
+            needs True. See :meth:`token_mask`.
 
     Inputs (all L2-normalised inside): text tokens ``[M, K, E]``, token mask ``[M, K]``,
     pooled text ``[M, E]``, frames ``[N, T, E]``.
     """
 
     def __init__(self, mode: str = 'mug', tau: float = 100.0, embed_dim: int = 512,
-                 block_elements: Optional[int] = None):
+                 block_elements: Optional[int] = None, drop_sot: bool = False):
         super().__init__()
         assert mode in MODES, f'mode must be one of {MODES}, got {mode!r}'
         self.mode = mode
         self.tau = tau
         self.block_elements = block_elements
+        self.drop_sot = drop_sot
         if mode == 'wti':
             self.text_weight = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True),
                                              nn.Linear(embed_dim, 1))
             self.video_weight = nn.Sequential(nn.Linear(embed_dim, embed_dim),
                                               nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
 
+    def token_mask(self, mask: Optional[Tensor], tokens: Tensor) -> Optional[Tensor]:
+        """The tokens the head reads: ``mask`` (``[M, K]``, True on real tokens; None: all
+        real) without position 0 when ``drop_sot``."""
+        if not self.drop_sot:
+            return mask
+        if mask is None:
+            mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        mask = mask.clone()
+        mask[:, 0] = False
+        return mask
+
     def forward(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
         """``[M, N]`` similarity of every text with every video."""
         if self.mode == 'mean':
             video = F.normalize(F.normalize(frames, dim=-1).mean(dim=1), dim=-1)
             return F.normalize(pooled, dim=-1) @ video.T
+        mask = self.token_mask(mask, tokens)
         if self.mode == 'wti':
             return self._wti(F.normalize(tokens, dim=-1), mask, F.normalize(frames, dim=-1))
         if self.mode == 'frame_text':
@@ -274,6 +299,7 @@ class MugHead(nn.Module):
         side's weighted mean (a lower bound of each term)."""
         if self.mode in ('mean', 'frame_text'):
             return F.normalize(pooled.float(), dim=-1)
+        mask = self.token_mask(mask, tokens)  # the tokens the head reads
         tokens = F.normalize(tokens.float(), dim=-1)
         if self.mode == 'wti':
             weights = _masked_softmax(self.text_weight(tokens).squeeze(-1), mask, dim=-1)
