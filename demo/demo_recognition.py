@@ -33,27 +33,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def class_names(cfg, label_map=None):
+    """Class names from ``label_map`` (one per line, an optional leading id), else from
+    the model's class-name head (``cls_head.classes``), else None."""
+    from mmstan.models.heads.text_class_head import read_class_names
+
+    if label_map:
+        return read_class_names(label_map)
+    classes = cfg.model.get('cls_head', {}).get('classes')
+    return read_class_names(classes) if classes else None
+
+
 def recognize(args: argparse.Namespace) -> list:
     """``[(class name, score)]``, best first, ``args.top_k`` of them."""
-    import torch
-    from mmengine.dataset import pseudo_collate
-
-    from mmstan.utils import inference
+    from mmstan.apis import init_model, recognize
+    from mmstan.errors import UserError
     from mmstan.utils.cli import load_config
 
     cfg = load_config(args.config, args.cfg_options)
-    names = inference.class_names(cfg, args.label_map)
+    names = class_names(cfg, args.label_map)
     if args.label_map and cfg.model.get('cls_head', {}).get('type') == 'TextClassHead':
         cfg.model.cls_head.classes = names  # class-name heads score whatever names are given
-    model, missing = inference.init_model(cfg, args.checkpoint, args.device)
-    if missing:
-        print(f'warning: the checkpoint lacks {len(missing)} weights of the model (e.g. '
-              f'{missing[0]}); they keep their initial values', file=sys.stderr)
-    batch = pseudo_collate(inference.video_inputs(cfg, [args.video]))
-    with torch.no_grad():
-        scores = model.test_step(batch)[0].pred_score.float().cpu()
+    model = init_model(cfg, args.checkpoint, args.device)
+    scores = recognize(model, args.video)
     if names is not None and len(names) != scores.numel():
-        from mmstan.errors import UserError
         raise UserError(f'{len(names)} class names for a model with {scores.numel()} classes; '
                         'give the matching --label-map')
     top = scores.topk(min(args.top_k, scores.numel()))

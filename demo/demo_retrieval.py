@@ -39,28 +39,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 def similarity(args: argparse.Namespace):
     """``(scores [captions, videos], videos)``: videos and captions encoded once each and
     scored by the model's own head, as the retrieval test loop (tools/test.py) does."""
-    import torch
-    from mmengine.dataset import pseudo_collate
-
+    from mmstan.apis import encode_texts, encode_videos, init_model, score
     from mmstan.errors import UserError
-    from mmstan.utils import inference
     from mmstan.utils.cli import load_config
 
     cfg = load_config(args.config, args.cfg_options)
     videos = args.videos or [args.video]
-    model, missing = inference.init_model(cfg, args.checkpoint, args.device)
-    if missing:
-        print(f'warning: the checkpoint lacks {len(missing)} weights of the model (e.g. '
-              f'{missing[0]}); they keep their initial values', file=sys.stderr)
+    model = init_model(cfg, args.checkpoint, args.device)
     if not hasattr(model, 'score'):
         raise UserError(f'{args.config} builds a {type(model).__name__}, not a video-text '
                         'retrieval model: use demo/demo_recognition.py')
-    captions = inference.caption_inputs(cfg, args.text)
-    with torch.no_grad():
-        frames = model.test_step(pseudo_collate(inference.video_inputs(cfg, videos)))['frames']
-        text = model.test_step(pseudo_collate(captions))
-        scores = model.score((text['pooled'], text['tokens'], text['mask']), frames)
-    return scores.float().cpu(), videos
+    frames = encode_videos(model, videos)
+    text = encode_texts(model, args.text)
+    return score(model, text, frames), videos
 
 
 def main(argv=None) -> None:

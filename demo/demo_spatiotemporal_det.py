@@ -16,7 +16,6 @@ from ``--label-map``, mmaction2's ``id: name`` lines, which also limits the acti
 to those it names; else ``action <id>``).
 """
 import argparse
-import copy
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
@@ -142,24 +141,6 @@ def person_boxes(args, frames: List[np.ndarray], keys: List[int]) -> List[np.nda
     return boxes
 
 
-def build_detector(cfg, checkpoint: str, device: str):
-    """The config's detector with ``checkpoint`` loaded, in eval mode."""
-    from mmaction.registry import MODELS
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-
-    import mmstan  # noqa: F401  (registration, URL loader)
-    from mmstan.utils.cli import require_checkpoint
-
-    require_checkpoint(checkpoint)
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.backbone.pretrained = None  # the checkpoint holds every weight
-    model = MODELS.build(model_cfg)
-    load_checkpoint(model, checkpoint, map_location='cpu', revise_keys=[(r'^module\.', '')])
-    return model.to(device).eval()
-
-
 def detect(model, frames: List[np.ndarray], indices: np.ndarray, boxes: np.ndarray,
            size: int) -> np.ndarray:
     """Action scores ``[N, num_classes]`` (column k = action id k, 0 = background) of the
@@ -203,6 +184,7 @@ def run(args: argparse.Namespace) -> dict:
     import cv2
     from mmengine.utils import ProgressBar
 
+    from mmstan.apis import init_model
     from mmstan.utils.cli import load_config
 
     cfg = load_config(args.config, args.cfg_options)
@@ -211,7 +193,7 @@ def run(args: argparse.Namespace) -> dict:
     frames, fps = read_video(args.video)
     keys = key_frames(len(frames), fps, args.predict_interval)
     boxes = person_boxes(args, frames, keys)
-    model = build_detector(cfg, args.checkpoint, args.device)
+    model = init_model(cfg, args.checkpoint, args.device)  # path or URL; eval mode
     custom = cfg.test_dataloader.dataset.get('custom_classes')
     ids = [0] + list(custom) if custom else None  # score column -> action id
 

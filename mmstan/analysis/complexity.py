@@ -10,19 +10,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def build_video_model(cfg: Config) -> nn.Module:
-    """The config's model with random weights (no download), in eval mode; ``cfg`` is
-    left untouched."""
-    from mmaction.registry import MODELS
-    from mmengine.registry import init_default_scope
+    """The config's model with random weights (no download), in eval mode on the CPU
+    (:func:`mmstan.apis.init_model` without a checkpoint, every ``pretrained`` cleared);
+    ``cfg`` is left untouched."""
+    from mmstan.apis import init_model
+    from mmstan.apis.model import clear_pretrained
 
-    import mmstan  # noqa: F401
-
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model_cfg = copy.deepcopy(cfg.model)
-    for part in (model_cfg.get('clip'), model_cfg.backbone, model_cfg.get('cls_head')):
-        if part is not None and 'pretrained' in part:
-            part.pretrained = None
-    return MODELS.build(model_cfg).eval()
+    cfg = copy.deepcopy(cfg)
+    clear_pretrained(cfg.model)
+    return init_model(cfg)
 
 
 def video_input_shape(cfg: Config) -> Tuple[int, int, int, int]:

@@ -253,9 +253,10 @@ def test_zero_shot_demo_scores_the_label_map_names(synthetic_motion, tmp_path, c
 
 
 def readme_python_api() -> str:
-    """The README's Python example (the python block that calls ``model.encode_video``)."""
+    """The README's Python example (the python block that calls ``mmstan.apis``'
+    ``encode_videos``)."""
     blocks = re.findall(r'```python\n(.*?)```', user_docs_text(), flags=re.S)
-    snippets = [b for b in blocks if 'model.encode_video(' in b]
+    snippets = [b for b in blocks if 'encode_videos(model' in b]
     assert len(snippets) == 1, 'README.md + docs/: one python block with the encode/score example'
     return snippets[0]
 

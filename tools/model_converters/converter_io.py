@@ -14,8 +14,8 @@ if ROOT not in sys.path:
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from mmstan.apis import read_checkpoint  # noqa: E402
 from mmstan.errors import UserError  # noqa: E402
-from mmstan.models.clip.weights import read_state_dict  # noqa: E402
 
 #: How many unmatched keys the one-line error names.
 SHOWN = 10
@@ -27,9 +27,10 @@ def fail(message: str) -> None:
 
 
 def read(path: str, what: str) -> Dict[str, Tensor]:
-    """The flat state dict of ``path`` (any format :func:`read_state_dict` reads)."""
+    """The flat state dict of ``path`` (a file or an http(s) URL, any format
+    :func:`mmstan.apis.read_checkpoint`, the one checkpoint reader, reads)."""
     try:
-        state = read_state_dict(path, f'give the path of {what}')
+        state = read_checkpoint(path, hint=f'give the path of {what}')
     except UserError as err:
         fail(str(err))
     tensors = {k: v for k, v in state.items() if isinstance(v, Tensor)}

@@ -9,16 +9,14 @@ or TorchScript, optionally wrapped in ``state_dict``), an ``http(s)://`` URL of 
 an open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b88k'``, ...) which needs network.
 """
 import os
-import zipfile
 from typing import Optional, Union
 
 import open_clip
-import torch
 from torch import nn
 
+from mmstan.apis.checkpoint import load_weights, read_checkpoint
 from mmstan.errors import UserError
 from mmstan.utils.download import fetch_checkpoint, is_url
-from mmstan.utils.paths import require_file
 
 ArchType = Union[str, dict]
 
@@ -31,40 +29,17 @@ def _looks_like_path(pretrained: str) -> bool:
             or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')))
 
 
-def is_torchscript(path: str) -> bool:
-    """True for a TorchScript archive (a zip with compiled ``code/`` and ``constants.pkl``),
-    which ``torch.load(weights_only=True)`` cannot read."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith('/constants.pkl') for name in archive.namelist())
-
-
 def read_state_dict(path: str, missing_hint: str = 'download it (see README "Pretrained '
                     'weights") or set pretrained=None') -> dict:
     """Read a state dict from ``path`` in any supported format (plain or TorchScript,
-    safetensors, wrapped in ``state_dict``/``model``, DDP ``module.`` prefix).
+    safetensors, wrapped in ``state_dict``/``model``, DDP ``module.`` prefix), with
+    :func:`mmstan.apis.read_checkpoint`, the one checkpoint reader.
 
     Returns a flat ``{name: tensor}`` dict; for CLIP files that is open_clip naming (which
     is OpenAI's naming minus the metadata keys). A missing file raises a one-line
     :class:`UserError` ending with ``missing_hint``.
     """
-    require_file(path, 'weights file', missing_hint)
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        state = load_file(path)
-    elif is_torchscript(path):  # OpenAI's released .pt files are TorchScript archives
-        state = torch.jit.load(path, map_location='cpu').state_dict()
-    else:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    if not isinstance(state, dict) or not state:
-        raise UserError(f'{path} holds no CLIP state dict')
-    if next(iter(state)).startswith('module.'):
-        state = {k[len('module.'):]: v for k, v in state.items()}
-    return state
+    return read_checkpoint(path, what='weights file', hint=missing_hint)
 
 
 def is_openai_format(state: dict) -> bool:
@@ -120,12 +95,7 @@ def load_clip(arch: ArchType, pretrained: Optional[str] = None) -> nn.Module:
         model = create_clip(arch, quick_gelu=openai)
         for key in OPENAI_META_KEYS:
             state.pop(key, None)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise UserError(f'{pretrained} does not match architecture {arch!r}: '
-                            f'{len(missing)} missing keys (e.g. {missing[:3]}), '
-                            f'{len(unexpected)} unexpected (e.g. {unexpected[:3]})')
-        return model
+        return load_weights(model, state, pretrained, f'architecture {arch!r}')
     if isinstance(arch, dict):
         raise UserError(f'pretrained tag {pretrained!r} needs a named open_clip architecture, '
                         'not a custom config; give a local file instead')
