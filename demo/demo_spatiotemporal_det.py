@@ -122,6 +122,27 @@ def clip_indices(key: int, clip_len: int, ava_interval: int, fps: float, num_fra
     return np.clip(np.round(key + offsets).astype(int), 0, num_frames - 1)
 
 
+def mmcv_has_cuda_ops() -> bool:
+    """Whether mmcv's compiled ops include CUDA kernels (``tools/install.sh`` builds CPU ops
+    only unless ``MMSTAN_MMCV_CUDA=1``)."""
+    try:
+        from mmcv.ops import get_compiling_cuda_version
+    except ImportError:  # mmcv without compiled ops
+        return False
+    return get_compiling_cuda_version() != 'not available'
+
+
+def person_detector_device(device: str) -> str:
+    """``device`` for the mmdet person detector, or the CPU when ``device`` is a GPU and
+    mmcv has no CUDA ops (its Faster R-CNN runs mmcv's RoIAlign and NMS). The AVA
+    detector itself needs none (torchvision's RoIAlign) and keeps ``device``."""
+    if not str(device).startswith('cuda') or mmcv_has_cuda_ops():
+        return device
+    print(f'mmcv has no CUDA ops (build them with MMSTAN_MMCV_CUDA=1 bash tools/install.sh): '
+          f'running the person detector on the CPU, the action detector on {device}', file=sys.stderr)
+    return 'cpu'
+
+
 def person_boxes(args, frames: List[np.ndarray], keys: List[int]) -> List[np.ndarray]:
     """``[N, 4]`` pixel boxes ``x1, y1, x2, y2`` of the people in each key frame."""
     h, w = frames[0].shape[:2]
@@ -131,7 +152,8 @@ def person_boxes(args, frames: List[np.ndarray], keys: List[int]) -> List[np.nda
     from mmdet.apis import inference_detector, init_detector
     from mmengine.utils import ProgressBar
 
-    detector = init_detector(args.det_config, args.det_checkpoint, device=args.device)
+    detector = init_detector(args.det_config, args.det_checkpoint,
+                             device=person_detector_device(args.device))
     boxes, progress = [], ProgressBar(len(keys))
     for key in keys:
         pred = inference_detector(detector, np.ascontiguousarray(frames[key][:, :, ::-1])).pred_instances

@@ -1,5 +1,6 @@
 """STAN in AVA detection mode: CLIPSTAN(output='feature_map') inside mmdet's FastRCNN
-with mmaction2's AVA RoI head (mmcv.ops.RoIAlign), on real AVA-format inputs."""
+with mmaction2's AVA RoI head (its RoI extractor computing RoIAlign with torchvision), on
+real AVA-format inputs."""
 import copy
 import os.path as osp
 
@@ -35,10 +36,29 @@ def sample_dataset(cfg: Config, files: dict, split: str):
     return DATASETS.build(ds)
 
 
-def test_detector_loss_and_predict_on_ava_sample(tmp_path):
+def record_mmcv_ops(monkeypatch) -> list:
+    """Names of the mmcv compiled ops (``mmcv._ext`` functions) called from now on."""
+    import mmcv._ext as ext
+
+    calls = []
+
+    def recorder(name, op):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return op(*args, **kwargs)
+        return call
+
+    for name in dir(ext):
+        if not name.startswith('_') and callable(getattr(ext, name)):
+            monkeypatch.setattr(ext, name, recorder(name, getattr(ext, name)))
+    return calls
+
+
+def test_detector_loss_and_predict_on_ava_sample(tmp_path, monkeypatch):
     from mmcv.ops import RoIAlign
 
     from mmstan.evaluation import WorkDirAVAMetric
+    from mmstan.models.roi_extractors import TorchvisionRoIAlign, TorchvisionRoIExtractor3D
 
     files = make_ava_sample(str(tmp_path))
     cfg = Config.fromfile(AVA_CONFIG)
@@ -47,7 +67,15 @@ def test_detector_loss_and_predict_on_ava_sample(tmp_path):
     torch.manual_seed(0)
     model = MODELS.build(tiny_detector_cfg(cfg))
     assert type(model).__name__ == 'FastRCNN' and isinstance(model.backbone, CLIPSTAN)
-    assert isinstance(model.roi_head.bbox_roi_extractor.roi_layer, RoIAlign)  # mmcv's compiled op
+    extractor = model.roi_head.bbox_roi_extractor
+    assert type(extractor) is TorchvisionRoIExtractor3D  # no mmcv CUDA op needed on a GPU
+    assert isinstance(extractor.roi_layer, TorchvisionRoIAlign)
+
+    # the detector calls no mmcv compiled op, so a GPU needs no CUDA build of mmcv's ops
+    mmcv_calls = record_mmcv_ops(monkeypatch)
+    RoIAlign(2, 1.0)(torch.randn(1, 1, 4, 4), torch.tensor([[0., 0., 0., 3., 3.]]))
+    assert mmcv_calls == ['roi_align_forward']  # the recorder sees mmcv's ops
+    mmcv_calls.clear()
 
     item = train_set[0]
     assert item['inputs'].shape == (3, 8, 256, 256)  # C, T, H, W: 8 frames at the 256 px crop
@@ -76,6 +104,7 @@ def test_detector_loss_and_predict_on_ava_sample(tmp_path):
         # predicted boxes are the proposals, normalised to the frame (AVA csv convention)
         torch.testing.assert_close(boxes, proposals / torch.tensor([w, h, w, h]), atol=1e-5, rtol=0)
         metric.process([], [pred.to_dict()])
+    assert mmcv_calls == []
     result = metric.evaluate(len(val_set))
     assert set(result) == {'mAP/overall', 'mAP/person_movement', 'mAP/object_manipulation',
                            'mAP/person_interaction'}

@@ -1,6 +1,7 @@
 """demo/demo_spatiotemporal_det.py end to end: a tiny untrained STAN detector on
 demo_spatiotemporal_det.mp4 writes the video back with boxes and action labels."""
 import copy
+import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -84,3 +85,31 @@ def test_demo_explains_a_missing_video(tmp_path):
                      '--person-box', '0', '0', '1', '1'], cwd=str(tmp_path))
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith('error: video not found')
+
+
+def _demo_module():
+    spec = importlib.util.spec_from_file_location('_mmstan_demo_spatiotemporal_det', DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('compiled', ['not available', '12.1'])
+def test_person_detector_runs_on_cpu_when_mmcv_has_no_cuda_ops(compiled, monkeypatch, capsys):
+    """mmdet's Faster R-CNN needs mmcv's CUDA ops on a GPU; tools/install.sh builds CPU
+    ops unless MMSTAN_MMCV_CUDA=1, so then the person detector runs on the CPU (one line
+    says so) and the action detector stays on the GPU."""
+    import mmcv.ops
+
+    demo = _demo_module()
+    monkeypatch.setattr(mmcv.ops, 'get_compiling_cuda_version', lambda: compiled)
+    has_cuda_ops = compiled != 'not available'
+    assert demo.mmcv_has_cuda_ops() is has_cuda_ops
+    assert demo.person_detector_device('cuda:0') == ('cuda:0' if has_cuda_ops else 'cpu')
+    lines = capsys.readouterr().err.strip().splitlines()
+    if has_cuda_ops:
+        assert lines == []
+    else:
+        assert len(lines) == 1 and 'mmcv has no CUDA ops' in lines[0] and 'MMSTAN_MMCV_CUDA=1' in lines[0]
+    assert demo.person_detector_device('cpu') == 'cpu'  # the CPU needs no CUDA ops
+    assert capsys.readouterr().err == ''

@@ -1,6 +1,8 @@
 # STAN-self-B/16 AVA detector: mmdet's FastRCNN over the fused CLIP+STAN feature map
 # (CLIPSTAN output='feature_map', stride 16), mmaction2's AVA RoI head (RoIAlign on every
-# frame, temporal average pool, spatial max pool, multi-label sigmoid classifier).
+# frame, temporal average pool, spatial max pool, multi-label sigmoid classifier). The RoI
+# extractor is mmaction2's SingleRoIExtractor3D computing RoIAlign with torchvision
+# (prebuilt CPU and CUDA kernels), so the detector needs no CUDA build of mmcv's ops.
 _base_ = ['./clip_preprocessors.py']
 
 model = dict(
@@ -13,8 +15,8 @@ model = dict(
     roi_head=dict(
         type='AVARoIHead',
         bbox_roi_extractor=dict(
-            type='SingleRoIExtractor3D', roi_layer_type='RoIAlign', featmap_stride=16,
-            output_size=8, with_temporal_pool=True),
+            type='mmaction.TorchvisionRoIExtractor3D', roi_layer_type='RoIAlign',
+            featmap_stride=16, output_size=8, with_temporal_pool=True),
         bbox_head=dict(
             type='BBoxHeadAVA', background_class=True, in_channels=768, num_classes=81,
             multilabel=True, dropout_ratio=0.5)),
