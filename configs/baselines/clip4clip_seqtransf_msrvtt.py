@@ -2,4 +2,4 @@
 _base_ = ['../_base_/models/meanpool_retrieval_b32.py', '../_base_/datasets/msrvtt.py']
 
 model = dict(head=dict(_delete_=True, type='SeqTransfHead', num_layers=4,
-                       similarity=dict(type='MugHead', mode='mean')))
+                       similarity=dict(type='MeanPHead')))

@@ -27,7 +27,7 @@ layer_norm2}.{weight, bias}``. ``CLIPTextPretrained`` keeps HF's ``CLIPTextTrans
 
 ``Mug_head`` has parameters only in its ``drl_wti`` mode (``text_weight_fc`` /
 ``video_weight_fc``, one linear layer applied to un-normalised features), which mmstan's
-``MugHead('wti')`` (a two-layer MLP on normalised features) cannot reproduce: such keys are
+``WTIHead`` (a two-layer MLP on normalised features) cannot reproduce: such keys are
 reported as unmatched. The released configs use the parameter-free Mug modes.
 
 Targets (open_clip naming): ``CLIPSTAN(preset='official')`` keys relative to the backbone

@@ -5,14 +5,14 @@ Each head gives its own, through the head protocol of :mod:`mmstan.models.heads`
 ``head.stage1_video(video) -> [N, D]`` (``video``: the retriever's ``encode_video``
 output, what the index stores) and ``head.stage1_text(tokens, mask, pooled) -> [M, D]``.
 
-- ``MugHead('mean')`` (CLIP4Clip meanP) is itself an inner product,
+- ``MeanPHead`` (CLIP4Clip meanP) is itself an inner product,
   ``cos(text, mean_i v_i)``: stage 1 is exact.
 - ``MugHead('mug')`` (eqs. 11-18) is ``Σ_j Σ_i w'_j w_i c_j · v_i`` with softmax weights
   at temperature ``tau``; as ``tau -> 0`` the weights become uniform and the score becomes
   ``mean_j c_j · mean_i v_i``, the vectors used. ``'frame_text'`` has the pooled text as
   its one token (``c · mean_i v_i``), ``'video_token'`` the normalised mean frame as its
   one frame (``mean_j c_j · normalize(mean_i v_i)``).
-- ``MugHead('wti')`` uses its learned token and frame weights:
+- ``WTIHead`` (DRL) uses its learned token and frame weights:
   ``(Σ_j a_j c_j) · (Σ_i b_i v_i)``, the score with each max replaced by a weighted mean.
 - ``SeqTransfHead``: its similarity head's vectors of the temporally modelled frames.
 - ``CLIP2VideoHead``: ``[sqrt(w) f^g, sqrt(1 - w) f^a]`` on both sides, whose inner
@@ -56,7 +56,7 @@ def head_device(head: nn.Module) -> torch.device:
 
 def stage1_rule(head: nn.Module) -> str:
     """Names the stage-1 vectors of ``head`` (kept in the index manifest), e.g.
-    ``'MugHead(mug) v2'``; a head without the stage-1 methods is a ``UserError``."""
+    ``'MugHead(mug) v2'``, ``'MeanPHead v2'``; a head without the stage-1 methods is a ``UserError``."""
     for name in _METHODS:
         _method(head, name)
     mode = getattr(head, 'mode', None)

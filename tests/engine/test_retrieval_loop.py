@@ -1,6 +1,7 @@
 """Test-time retrieval loops on generated MSVD-shaped sets: each video encoded once, metrics
 equal to a brute-force per-pair ranking, 2 processes == 1, a learned head scores with its
 learned weights."""
+import copy
 import os
 import os.path as osp
 import pickle
@@ -60,7 +61,7 @@ def cli_options(opts: dict) -> list:
 def demo_config(root, work_dir, **changes):
     cfg = Config.fromfile(DEMO)
     cfg.merge_from_dict(options(root))
-    cfg.merge_from_dict(changes)
+    cfg.merge_from_dict(copy.deepcopy(changes))  # merging consumes `_delete_`
     cfg.work_dir = str(work_dir)
     return cfg
 
@@ -182,14 +183,17 @@ def _brute_force_metrics(scores, owner_of_caption):
     return dict(zip(METRIC_KEYS, t2v + v2t))
 
 
-@pytest.mark.parametrize('mode', ['mug', pytest.param('mean', marks=pytest.mark.slow),
-                                  pytest.param('wti', marks=pytest.mark.slow)])
-def test_metrics_equal_brute_force_per_pair_path(one_caption, tmp_path, mode):
+@pytest.mark.parametrize('head', [None, pytest.param(dict(type='MeanPHead'), marks=pytest.mark.slow),
+                                  pytest.param(dict(type='WTIHead', embed_dim=64, drop_sot=True),
+                                               marks=pytest.mark.slow)],
+                         ids=['mug', 'mean', 'wti'])
+def test_metrics_equal_brute_force_per_pair_path(one_caption, tmp_path, head):
     """One caption per video: the loop's metrics == ranking the scores that the model's
     forward gives every (caption, video) pair on its own (today's per-pair path: the
     video decoded and encoded with each caption)."""
     from mmengine.dataset import pseudo_collate
-    runner = runner_for(demo_config(one_caption, tmp_path, model=dict(head=dict(mode=mode))))
+    changes = {} if head is None else dict(model=dict(head=dict(head, _delete_=True)))
+    runner = runner_for(demo_config(one_caption, tmp_path, **changes))
     metrics = runner.test()
     model, dataset = runner.model.eval(), runner.test_dataloader.dataset
     captions, owner = dataset.caption_list()
@@ -258,7 +262,8 @@ def test_learned_wti_head_scores_with_its_learned_weights(msvd_shaped, tmp_path)
     """Train a `wti` retriever 2 iterations (validating with the retrieval loop, best
     checkpoint by t2v R@1), test it, then change only its learned token weights in the
     checkpoint: the metrics change (the model's head scores, not a rebuilt copy)."""
-    wti = dict(model=dict(head=dict(mode='wti')), param_scheduler=[],
+    wti = dict(model=dict(head=dict(_delete_=True, type='WTIHead', embed_dim=64, drop_sot=True)),
+               param_scheduler=[],
                train_cfg=dict(max_epochs=1), train_dataloader=dict(batch_size=40))
     work = tmp_path / 'train'
     runner = runner_for(demo_config(msvd_shaped, work, **wti))

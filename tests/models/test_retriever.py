@@ -7,8 +7,12 @@ import torch
 from conftest import TINY_ARCH
 from mmstan.models.losses import symmetric_infonce
 
+#: head configs by name
+HEADS = dict(mug=dict(type='MugHead', mode='mug'), mean=dict(type='MeanPHead'),
+             wti=dict(type='WTIHead', embed_dim=64))
 
-def build(mode='mug'):
+
+def build(head='mug'):
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
@@ -17,7 +21,7 @@ def build(mode='mug'):
         type='VideoTextRetriever',
         clip=dict(arch=TINY_ARCH),
         backbone=dict(type='CLIPSTAN', num_frames=4, num_layers=2, drop_path_rate=0.0),
-        head=dict(type='MugHead', mode=mode, embed_dim=64)))
+        head=HEADS[head]))
 
 
 def batch(n=4):
@@ -39,9 +43,9 @@ def test_symmetric_infonce_by_hand():
     torch.testing.assert_close(v2t, expected_v2t)
 
 
-@pytest.mark.parametrize('mode', ['mug', 'mean', 'wti'])
-def test_loss_and_predict(mode):
-    model = build(mode)
+@pytest.mark.parametrize('head', sorted(HEADS))
+def test_loss_and_predict(head):
+    model = build(head)
     losses = model(batch(), mode='loss')
     assert set(losses) == {'loss_t2v', 'loss_v2t'}
     sum(losses.values()).backward()
@@ -55,11 +59,11 @@ def test_loss_and_predict(mode):
     assert set(model(dict(imgs=batch(2)['imgs']), mode='predict')) == {'frames'}
 
 
-@pytest.mark.parametrize('mode', ['mug', 'mean', 'wti'])
-def test_score_is_the_head_on_every_pair(mode):
+@pytest.mark.parametrize('head', sorted(HEADS))
+def test_score_is_the_head_on_every_pair(head):
     """``score`` of separately encoded captions and videos == the model's own forward on
     each (caption, video) pair."""
-    model = build(mode).eval()
+    model = build(head).eval()
     data = batch(4)
     with torch.no_grad():
         scores = model.score(model.encode_text(data['text'][:3]), model.encode_video(data['imgs']))
@@ -111,7 +115,7 @@ def test_logit_scale_fixed_or_learned():
     from mmaction.registry import MODELS
     learned = MODELS.build(dict(type='VideoTextRetriever',
                                 clip=dict(arch=TINY_ARCH), backbone=dict(type='CLIPMeanPool'),
-                                head=dict(type='MugHead', mode='mean'),
+                                head=dict(type='MeanPHead'),
                                 logit_scale=20.0, learn_logit_scale=True))
     sum(learned(batch(), mode='loss').values()).backward()
     assert learned.log_logit_scale.grad is not None

@@ -1,5 +1,5 @@
 """CLIP4Clip's seqTransf head: initialised from CLIP's text layers, checked against
-open_clip's own text transformer; scored by the meanP implementation (MugHead 'mean').
+open_clip's own text transformer; scored by the meanP head (MeanPHead).
 
 seqTransf is not the identity at init (its layers are CLIP text layers, as in CLIP4Clip),
 so the test checks the init against open_clip's output instead.
@@ -13,7 +13,7 @@ from mmaction.registry import MODELS
 from mmstan.errors import UserError
 from mmstan.models.clip import CLIPText
 from mmstan.models.clip.text import text_tower
-from mmstan.models.heads import MugHead, SeqTransfHead
+from mmstan.models.heads import MeanPHead, SeqTransfHead
 
 
 def _tiny_clip(tiny_arch, text_layers=4, embed_dim=None):
@@ -60,7 +60,7 @@ def test_scores_are_clip4clip_mean_pooling_of_the_new_frames(tiny_arch):
         v = F.normalize(F.normalize(video, dim=-1).mean(1), dim=-1)
         torch.testing.assert_close(scores, F.normalize(pooled, dim=-1) @ v.T)
         torch.testing.assert_close(head.gallery(tokens, mask, pooled, video), scores)
-    assert isinstance(head.similarity, MugHead) and head.mode == 'mean'
+    assert isinstance(head.similarity, MeanPHead) and head.mode == 'MeanPHead'
 
 
 def test_more_layers_than_the_text_tower_has(tiny_arch):

@@ -32,7 +32,7 @@ def _retriever(frozen: int):
     return MODELS.build(dict(
         type='VideoTextRetriever', clip=dict(arch=FOUR_TEXT_LAYERS), text_frozen_layers=frozen,
         backbone=dict(type='CLIPSTAN', num_frames=2, num_layers=2, drop_path_rate=0.0),
-        head=dict(type='MugHead', mode='mean')))
+        head=dict(type='MeanPHead')))
 
 
 def _batch():

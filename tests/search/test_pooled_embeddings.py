@@ -1,8 +1,8 @@
-"""Stage-1 vectors against the head they stand in for (mmstan.models.heads.MugHead)."""
+"""Stage-1 vectors against the head they stand in for (MeanPHead, MugHead)."""
 import pytest
 import torch
 
-from mmstan.models.heads import MugHead
+from mmstan.models.heads import MeanPHead, MugHead
 from mmstan.search import text_vectors, video_vectors
 
 
@@ -15,9 +15,9 @@ def _features(m=5, n=7, k=6, t=4, e=16):
     return tokens, mask, pooled, frames
 
 
-def test_mean_mode_stage_one_is_the_head_score():
+def test_meanp_stage_one_is_the_head_score():
     tokens, mask, pooled, frames = _features()
-    head = MugHead(mode='mean')
+    head = MeanPHead()
     expected = head.gallery(tokens, mask, pooled, frames)
     got = text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -14,7 +14,7 @@ from torch import nn
 
 from mmstan.errors import UserError
 from mmstan.models.clip.text import text_tower
-from mmstan.models.heads import CLIP2VideoHead, MugHead, SeqTransfHead
+from mmstan.models.heads import CLIP2VideoHead, MeanPHead, MugHead, SeqTransfHead, WTIHead
 from mmstan.search import VideoIndex, search, stage1_rule, text_vectors, update_stage1, video_vectors
 from mmstan.search.video_index import FAISS_FILE, MANIFEST
 
@@ -39,8 +39,12 @@ def make_head(name, tiny_arch) -> nn.Module:
     elif name == 'clip2video':
         head = CLIP2VideoHead(_tower(tiny_arch), num_layers=2, num_centers=3, global_weight=0.3,
                               center_std=1.0)
+    elif name == 'mean':
+        head = MeanPHead()
+    elif name == 'wti':
+        head = WTIHead(embed_dim=E)
     else:
-        head = MugHead(mode=name, embed_dim=E)
+        head = MugHead(mode=name)
     return head.eval()
 
 

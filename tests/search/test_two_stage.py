@@ -22,7 +22,7 @@ N, T, E, K = 40, 4, 16, 6
 def index_and_texts(tmp_path):
     torch.manual_seed(0)
     frames = torch.randn(N, T, E)
-    head = MugHead(mode='mug', embed_dim=E)
+    head = MugHead(mode='mug')
     index = VideoIndex.create(str(tmp_path), dict(stage1=stage1_rule(head), embed_dim=E, source='random'))
     for lo in range(0, N, 16):  # three shards
         index.append([f'v{i:02d}' for i in range(lo, min(lo + 16, N))], frames[lo:lo + 16].numpy(),
@@ -35,7 +35,7 @@ def index_and_texts(tmp_path):
 
 def test_rerank_of_everything_is_the_exact_ranking(index_and_texts):
     index, frames, (tokens, mask, pooled) = index_and_texts
-    head = MugHead(mode='mug', embed_dim=E)
+    head = MugHead(mode='mug')
     exact = head.gallery(tokens, mask, pooled, frames)
     hits = search(index, head, tokens, mask, pooled, top_k=5, rerank=N)
     for q, found in enumerate(hits):
@@ -46,7 +46,7 @@ def test_rerank_of_everything_is_the_exact_ranking(index_and_texts):
 
 def test_stage_two_reorders_only_the_candidates(index_and_texts):
     index, frames, (tokens, mask, pooled) = index_and_texts
-    head = MugHead(mode='mug', embed_dim=E)
+    head = MugHead(mode='mug')
     exact = head.gallery(tokens, mask, pooled, frames)
     _, ids = candidates(index, head, tokens, mask, pooled, 10)
     stage_one = text_vectors(head, tokens, mask, pooled) @ video_vectors(head, frames).T

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from conftest import ROOT, TINY_ARCH, run_tool
 
 BASELINES = {  # config -> (head type, the STAN config trained on the same data)
-    'clip4clip_meanp_msrvtt': ('MugHead', 'msrvtt'),
+    'clip4clip_meanp_msrvtt': ('MeanPHead', 'msrvtt'),
     'clip4clip_seqtransf_msrvtt': ('SeqTransfHead', 'msrvtt'),
     'clip2video_msrvtt': ('CLIP2VideoHead', 'msrvtt'),
     'clip2video_msvd': ('CLIP2VideoHead', 'msvd'),
@@ -32,9 +32,9 @@ def test_baseline_is_the_stan_recipe_with_another_head(name):
     assert model.clip == stan.model.clip == dict(arch='ViT-B-32', pretrained='openai')
     assert model.head.type == head_type and model.logit_scale == stan.model.logit_scale
     if name == 'clip4clip_meanp_msrvtt':
-        assert model.head.mode == 'mean'
+        assert model.head == dict(type='MeanPHead')
     if name == 'clip4clip_seqtransf_msrvtt':
-        assert model.head.num_layers == 4 and model.head.similarity == dict(type='MugHead', mode='mean')
+        assert model.head.num_layers == 4 and model.head.similarity == dict(type='MeanPHead')
     if head_type == 'CLIP2VideoHead':  # [C2V] §4.1-4.2: L_t = 4, K = 5 (MSR-VTT, MSVD), w = 0.5
         assert (model.head.num_layers, model.head.num_centers, model.head.global_weight) == (4, 5, 0.5)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',

@@ -28,7 +28,7 @@ def test_retrieval_recipes(family, name):
     arch = 'ViT-B-16' if name.endswith('_b16') else 'ViT-B-32'
     # one CLIP for both towers, so they cannot differ (the official code's bug #16)
     assert model.clip.arch == arch and 'arch' not in model.backbone
-    assert model.head.mode == ('mug' if family == 'mugstan' else 'mean')
+    assert model.head == (dict(type='MugHead', mode='mug') if family == 'mugstan' else dict(type='MeanPHead'))
     # the model's head is the only scorer; videos and captions are encoded once each
     assert cfg.val_evaluator == dict(type='TextVideoRetrievalMetric') == cfg.test_evaluator
     assert cfg.val_cfg.type == 'VideoTextRetrievalValLoop'

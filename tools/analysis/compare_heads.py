@@ -33,11 +33,11 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 MEAN_POOL = dict(type='CLIPMeanPool', input_resolution=32)
 #: name -> (row label, backbone (None: the demo's CLIPSTAN), head)
 HEADS = {
-    'mean': ('mean pooling (CLIP4Clip meanP)', MEAN_POOL, dict(type='MugHead', mode='mean')),
+    'mean': ('mean pooling (CLIP4Clip meanP)', MEAN_POOL, dict(type='MeanPHead')),
     'seqtransf': ('seqTransf (CLIP4Clip)', MEAN_POOL, dict(type='SeqTransfHead', num_layers=2)),
     'clip2video': ('CLIP2Video (TDB + TAB, K=5)', MEAN_POOL,
                    dict(type='CLIP2VideoHead', num_layers=2, num_centers=5, global_weight=0.5)),
-    'stan': ('STAN (mean similarity)', None, dict(type='MugHead', mode='mean')),
+    'stan': ('STAN (mean similarity)', None, dict(type='MeanPHead')),
     # the demo's Mug head: without [SOT] (drop_sot, see the demo config's header)
     'stan_mug': ('STAN + Mug', None, dict(type='MugHead', mode='mug', drop_sot=True)),
 }

@@ -7,10 +7,10 @@ print the t2v R@1 each run measured (the standard retrieval test loop and metric
 Every run is ``configs/demo/synthetic_motion_retrieval.py`` (tiny random-init CLIP-STAN,
 its optimiser and schedule) on the synthetic motion set (``tools/data/make_synthetic_motion.py``,
 written to ``--data`` when missing, as ``tools/demo.py`` does), tested on its val split;
-only the seed and the head's mode change. Modes: ``mug`` = the demo's head (Mug without
+only the seed and the head change. Modes: ``mug`` = the demo's head (Mug without
 [SOT], ``drop_sot=True``); ``mug_sot`` = Mug over every real token, [SOT] included (the
 official head's token set, the demo before issue 16 defect 4); ``mean`` = mean pooling
-(``MugHead(mode='mean')``). A final train loss of 2 ln(batch) means every score equal
+(``MeanPHead``). A final train loss of 2 ln(batch) means every score equal
 (collapse).
 """
 import argparse
@@ -31,11 +31,11 @@ from compare_heads import FINAL_ITERS, train_and_test  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
-#: mode -> (row label, changes to the demo config's head)
+#: mode -> (row label, the head in place of the demo config's)
 MODES = {
-    'mug': ('Mug, no [SOT] (demo head)', dict(mode='mug', drop_sot=True)),
-    'mug_sot': ('Mug with [SOT] (official token set)', dict(mode='mug', drop_sot=False)),
-    'mean': ('mean pooling', dict(mode='mean')),
+    'mug': ('Mug, no [SOT] (demo head)', dict(type='MugHead', mode='mug', drop_sot=True)),
+    'mug_sot': ('Mug with [SOT] (official token set)', dict(type='MugHead', mode='mug')),
+    'mean': ('mean pooling', dict(type='MeanPHead')),
 }
 
 
@@ -55,7 +55,7 @@ def ensure_data(path: str, num_train: Optional[int], num_val: Optional[int]) -> 
 def run_config(mode: str, seed: int, data: str, work_dir: str, epochs: Optional[int]) -> Config:
     """The demo config with ``mode``'s head and ``seed``, tested once on the val split."""
     cfg = Config.fromfile(DEMO)
-    cfg.model.head.update(MODES[mode][1])
+    cfg.model.head = dict(MODES[mode][1])
     for loader in ('train_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data
     if epochs is not None:

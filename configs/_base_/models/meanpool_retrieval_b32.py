@@ -7,7 +7,7 @@ model = dict(
     type='VideoTextRetriever',
     clip=dict(arch='ViT-B-32', pretrained='openai'),
     backbone=dict(type='CLIPMeanPool'),
-    head=dict(type='MugHead', mode='mean'),  # cos(text [EOT], L2(mean of L2 frames))
+    head=dict(type='MeanPHead'),  # cos(text [EOT], L2(mean of L2 frames))
     logit_scale=100.0,
     data_preprocessor={{_base_.retrieval_preprocessor}})
 # new head modules get STAN's 10x learning rate

@@ -6,6 +6,6 @@ model = dict(
     type='VideoTextRetriever',
     clip=dict(arch='ViT-B-32', pretrained='openai'),
     backbone=dict(type='CLIPSTAN', num_frames=12, num_layers=4, drop_path_rate=0.1),
-    head=dict(type='MugHead', mode='mean'),
+    head=dict(type='MeanPHead'),
     logit_scale=100.0,
     data_preprocessor={{_base_.retrieval_preprocessor}})

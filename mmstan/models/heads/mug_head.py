@@ -1,5 +1,5 @@
-"""Mug: parameter-free mutual-guided cross-modal alignment (Mug-STAN eqs. 11-18), its
-ablation modes, and DRL's weighted token interaction (WTI) for comparison.
+"""Mug: parameter-free mutual-guided cross-modal alignment (Mug-STAN eqs. 11-18) and its
+ablation modes ([M] Table VIII).
 
 All scores of a text with tokens ``c_j`` (``[K, E]``, padding masked) and a video with
 frames ``v_i`` (``[T, E]``), both L2-normalised, are functions of that pair's block
@@ -23,9 +23,13 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-MODES = ('mug', 'frame_text', 'video_token', 'mean', 'wti')
+from mmstan.errors import UserError
+
+from .similarity_head import DEFAULT_BLOCK, SimilarityHead, l2_mean_frame
+
+MODES = ('mug', 'frame_text', 'video_token')
 
 #: Smallest softmax normaliser the one-exponential path trusts (float32 stays exact far
 #: above its 1e-38 underflow); blocks with smaller ones take the two-softmax path.
@@ -33,18 +37,6 @@ _MIN_NORMALISER = 1e-30
 #: Largest exponent the one-exponential path lets through: exp(70) * 70 * (tokens or
 #: frames summed) stays far below float32's 3.4e38.
 _MAX_EXPONENT = 70.0
-#: Default block size (elements of one ``[texts, K, T, videos]`` block, float32: 64 MB;
-#: about three such temporaries live at once). Large enough that the ten or so
-#: operator calls of a block amortise their dispatch and thread synchronisation (on a
-#: CPU shared with other work, small blocks lose more to waiting threads than they gain
-#: from cache; on a GPU, to kernel launches), small enough to keep memory bounded.
-DEFAULT_BLOCK = 2 ** 24
-
-
-def _masked_softmax(logits: Tensor, mask: Optional[Tensor], dim: int) -> Tensor:
-    if mask is not None:
-        logits = logits.masked_fill(~mask, float('-inf'))
-    return torch.softmax(logits, dim=dim)
 
 
 def mug_block(x: Tensor, shift: float, scratch: Optional[Tensor] = None) -> Tensor:
@@ -164,7 +156,7 @@ def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: floa
         frames: ``[N, T, E]`` frame embeddings (normalised here).
         tau: softmax temperature.
         block_elements: elements of one ``[texts, K, T, videos]`` block (None:
-            :data:`DEFAULT_BLOCK`).
+            :data:`DEFAULT_BLOCK`; about three such temporaries live at once).
 
     Returns: ``[M, N]`` scores (float32 or float64, also under autocast), differentiable.
     """
@@ -178,131 +170,79 @@ def mug_scores(tokens: Tensor, mask: Optional[Tensor], frames: Tensor, tau: floa
     return out
 
 
+#: MugHead's modes before each method got its own head -> that head.
+MOVED_MODES = {'mean': 'MeanPHead', 'wti': 'WTIHead'}
+
+
 @MODELS.register_module()
-class MugHead(nn.Module):
-    """Similarity head between texts and videos.
+class MugHead(SimilarityHead):
+    """Mug similarity head and its ablations ([M] Table VIII).
 
     Args:
         mode: ``'mug'`` (eqs. 11-18, default); ``'frame_text'`` (the text [EOT] embedding
             stands in for c~, the video side is Mug with that one token); ``'video_token'``
-            (the mean frame stands in for v~, the text side is Mug with that one frame);
-            ``'mean'`` (CLIP4Clip: cos(text [EOT], mean of frames)); ``'wti'`` (DRL's
-            weighted token interaction, with learnable token / frame weights).
+            (the mean frame stands in for v~, the text side is Mug with that one frame).
+            CLIP4Clip's mean pooling is :class:`~mmstan.models.heads.MeanPHead`, DRL's
+            weighted token interaction :class:`~mmstan.models.heads.WTIHead` (the former
+            modes ``'mean'`` and ``'wti'`` are a ``UserError`` naming them).
         tau: Mug's fixed softmax temperature ([M] §III-C: CLIP's logit scale, 100).
-        embed_dim: embedding width E (only ``'wti'`` has parameters that need it).
         block_elements: scoring works on ``[texts, K, T, videos]`` blocks of at most this
             many elements (None: :data:`DEFAULT_BLOCK`), whatever the gallery size.
-        drop_sot: leave token position 0, CLIP's start-of-text token [SOT], out of the
-            token set of the modes that read tokens (``'mug'``, ``'video_token'``,
-            ``'wti'``). Under the causal mask of CLIP's text transformer [SOT] attends
-            only to itself, so its output is one and the same vector for every caption
-            (a learned constant, not an embedding of the text, which [M] eqs. 11-18 are
-            over). At tau = 100 Mug's token softmax (17) is nearly hard: if [SOT] becomes
-            the token closest to the frames, c~ = c_[SOT] for every caption, the scores
-            stop depending on the text, InfoNCE sits at 2 ln B and the words get no
-            gradient (they have ~0 weight), so training cannot leave that state. The
-            official head keeps [SOT] (its mask is ``text != 0``), hence the default
-            False; random-init training (``configs/demo/synthetic_motion_retrieval.py``)
-            needs True. See :meth:`token_mask`.
+        drop_sot: leave [SOT] (token position 0) out of the token set of the modes that
+            read tokens (``'mug'``, ``'video_token'``); see
+            :class:`~mmstan.models.heads.similarity_head.SimilarityHead`.
+        embed_dim: unused (Mug has no parameters); accepted so that configs which set it
+            still build.
 
     Inputs (all L2-normalised inside): text tokens ``[M, K, E]``, token mask ``[M, K]``,
     pooled text ``[M, E]``, frames ``[N, T, E]``.
     """
 
-    def __init__(self, mode: str = 'mug', tau: float = 100.0, embed_dim: int = 512,
-                 block_elements: Optional[int] = None, drop_sot: bool = False):
-        super().__init__()
-        assert mode in MODES, f'mode must be one of {MODES}, got {mode!r}'
+    def __init__(self, mode: str = 'mug', tau: float = 100.0, block_elements: Optional[int] = None,
+                 drop_sot: bool = False, embed_dim: Optional[int] = None):
+        if mode in MOVED_MODES:
+            kept = dict(embed_dim=embed_dim, block_elements=block_elements, drop_sot=drop_sot) \
+                if mode == 'wti' else {}
+            args = ''.join(f', {k}={v!r}' for k, v in kept.items() if v not in (None, False))
+            raise UserError(f"MugHead(mode={mode!r}) is now its own head: write "
+                            f"dict(type='{MOVED_MODES[mode]}'{args}) in its place in the config"
+                            + (' (its checkpoints load unchanged)' if mode == 'wti' else ''))
+        if mode not in MODES:
+            raise ValueError(f'MugHead: mode must be one of {MODES}, got {mode!r}')
+        super().__init__(block_elements, drop_sot)
         self.mode = mode
         self.tau = tau
-        self.block_elements = block_elements
-        self.drop_sot = drop_sot
-        if mode == 'wti':
-            self.text_weight = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(inplace=True),
-                                             nn.Linear(embed_dim, 1))
-            self.video_weight = nn.Sequential(nn.Linear(embed_dim, embed_dim),
-                                              nn.ReLU(inplace=True), nn.Linear(embed_dim, 1))
-
-    def token_mask(self, mask: Optional[Tensor], tokens: Tensor) -> Optional[Tensor]:
-        """The tokens the head reads: ``mask`` (``[M, K]``, True on real tokens; None: all
-        real) without position 0 when ``drop_sot``."""
-        if not self.drop_sot:
-            return mask
-        if mask is None:
-            mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
-        mask = mask.clone()
-        mask[:, 0] = False
-        return mask
 
     def forward(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
-        """``[M, N]`` similarity of every text with every video."""
-        if self.mode == 'mean':
-            video = F.normalize(F.normalize(frames, dim=-1).mean(dim=1), dim=-1)
-            return F.normalize(pooled, dim=-1) @ video.T
+        """``[M, N]`` similarity of every text with every video (blockwise: ``gallery``
+        is this without autograd)."""
         mask = self.token_mask(mask, tokens)
-        if self.mode == 'wti':
-            return self._wti(F.normalize(tokens, dim=-1), mask, F.normalize(frames, dim=-1))
         if self.mode == 'frame_text':
             tokens, mask = pooled[:, None], None
         elif self.mode == 'video_token':
             frames = F.normalize(frames, dim=-1).mean(dim=1, keepdim=True)
         return mug_scores(tokens, mask, frames, self.tau, self.block_elements)
 
-    def _wti(self, tokens: Tensor, mask: Tensor, frames: Tensor) -> Tensor:
-        """DRL's weighted token interaction: ``(Σ_j a_j max_i G + Σ_i b_i max_j G) / 2``."""
-        g = torch.einsum('mkd,ntd->mnkt', tokens, frames)
-        a = _masked_softmax(self.text_weight(tokens).squeeze(-1), mask, dim=-1)   # [M, K]
-        b = torch.softmax(self.video_weight(frames).squeeze(-1), dim=-1)          # [N, T]
-        t2v = torch.einsum('mnk,mk->mn', g.max(dim=3).values, a)
-        masked = g.masked_fill(~mask[:, None, :, None], float('-inf'))
-        v2t = torch.einsum('mnt,nt->mn', masked.max(dim=2).values, b)
-        return (t2v + v2t) / 2
-
-    @torch.no_grad()
-    def gallery(self, tokens: Tensor, mask: Tensor, pooled: Tensor, frames: Tensor) -> Tensor:
-        """The full ``[M, N]`` text x video score matrix, in blocks of bounded size."""
-        if self.mode in ('mug', 'frame_text', 'video_token', 'mean'):
-            return self(tokens, mask, pooled, frames)   # already blockwise / small
-        block = self.block_elements or DEFAULT_BLOCK
-        per_text = frames.shape[0] * frames.shape[1] * tokens.shape[1]
-        chunk = max(1, block // per_text)
-        out = tokens.new_empty(tokens.shape[0], frames.shape[0])
-        for i in range(0, tokens.shape[0], chunk):
-            out[i:i + chunk] = self(tokens[i:i + chunk], mask[i:i + chunk], pooled[i:i + chunk],
-                                    frames)
-        return out
-
     # ---- stage 1 of the search (mmstan.search): one vector per text / per video -------
-    # Every mode scores sum_j sum_i a_j b_i c_j . v_i (or a max in place of a sum) with
-    # weights a, b that depend on the pair; weights that do not give an inner product.
+    # Every mode scores sum_j sum_i w'_j w_i c_j . v_i with softmax weights that depend on
+    # the pair; at their uniform limit (tau -> 0) the score is an inner product.
 
     @torch.no_grad()
     def stage1_video(self, frames: Tensor) -> Tensor:
-        """Frames ``[N, T, E]`` -> ``[N, E]``: the mean normalised frame (``'mean'``,
-        ``'video_token'``: the head's own normalised mean frame, exact on the video side;
-        ``'mug'``, ``'frame_text'``: Mug's frame weights w_i at their uniform limit,
-        tau -> 0); ``'wti'``: the frames under the learned frame weights b_i."""
-        frames = F.normalize(frames.float(), dim=-1)
-        if self.mode == 'wti':
-            weights = torch.softmax(self.video_weight(frames).squeeze(-1), dim=-1)   # [N, T]
-            return torch.einsum('nt,nte->ne', weights, frames)
-        mean = frames.mean(dim=1)
-        return F.normalize(mean, dim=-1) if self.mode in ('mean', 'video_token') else mean
+        """Frames ``[N, T, E]`` -> ``[N, E]``: the mean normalised frame (Mug's frame
+        weights w_i at their uniform limit, tau -> 0); ``'video_token'``: the head's own
+        normalised mean frame, exact on the video side."""
+        if self.mode == 'video_token':
+            return l2_mean_frame(frames.float())
+        return F.normalize(frames.float(), dim=-1).mean(dim=1)
 
     @torch.no_grad()
     def stage1_text(self, tokens: Tensor, mask: Tensor, pooled: Tensor) -> Tensor:
-        """Text features -> ``[M, E]``: the normalised pooled text (``'mean'``: the
-        score is then exact; ``'frame_text'``: the head's one token); ``'mug'``,
-        ``'video_token'``: the mean real token (Mug's token weights w'_j at tau -> 0);
-        ``'wti'``: the tokens under the learned token weights a_j. For WTI the inner
-        product is the score with each max over frames / tokens replaced by the other
-        side's weighted mean (a lower bound of each term)."""
-        if self.mode in ('mean', 'frame_text'):
+        """Text features -> ``[M, E]``: the mean real token the head reads (Mug's token
+        weights w'_j at tau -> 0); ``'frame_text'``: the head's one token, the normalised
+        pooled text."""
+        if self.mode == 'frame_text':
             return F.normalize(pooled.float(), dim=-1)
-        mask = self.token_mask(mask, tokens)  # the tokens the head reads
-        tokens = F.normalize(tokens.float(), dim=-1)
-        if self.mode == 'wti':
-            weights = _masked_softmax(self.text_weight(tokens).squeeze(-1), mask, dim=-1)
-        else:
-            weights = mask.float() / mask.float().sum(dim=1, keepdim=True).clamp(min=1)
-        return torch.einsum('mk,mke->me', weights, tokens)
+        mask = self.token_mask(mask, tokens).float()
+        weights = mask / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        return torch.einsum('mk,mke->me', weights, F.normalize(tokens.float(), dim=-1))

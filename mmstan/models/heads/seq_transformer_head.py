@@ -8,8 +8,8 @@ CLIP's first text layers (4 in CLIP4Clip, as CLIP2Video quotes it, [C2V] Tab. 1 
     g_t = Transformer(f + P)_t + f_t
 
 The new frame features ``g`` are then scored by a similarity head, by default CLIP4Clip's
-mean pooling (``MugHead(mode='mean')``: per-frame L2, mean over frames, L2, cosine with
-the text [EOT] embedding), the same implementation that serves meanP.
+mean pooling (``MeanPHead``: per-frame L2, mean over frames, L2, cosine with the text
+[EOT] embedding), the same head that serves meanP.
 """
 from mmaction.registry import MODELS
 from torch import Tensor, nn
@@ -28,11 +28,11 @@ class SeqTransfHead(nn.Module):
 
     :meth:`encode_video`: frames ``[N, T, E]`` -> ``[N, T, E]`` (once per video, in the
     retriever's ``encode_video``); ``forward`` / :meth:`gallery` take those and text
-    features like ``MugHead``.
+    features like the other similarity heads.
     """
 
     def __init__(self, text_tower: nn.Module, num_layers: int = 4,
-                 similarity: dict = dict(type='MugHead', mode='mean')):
+                 similarity: dict = dict(type='MeanPHead')):
         super().__init__()
         text_joint_width(text_tower, 'SeqTransfHead')
         self.positions = text_positions(text_tower)                # [context_length, E]
@@ -41,8 +41,9 @@ class SeqTransfHead(nn.Module):
 
     @property
     def mode(self) -> str:
-        """The similarity head's mode."""
-        return self.similarity.mode
+        """What scores the new frame features (named in the search's stage-1 rule): the
+        similarity head's mode where it has modes (``MugHead``), else its class name."""
+        return getattr(self.similarity, 'mode', type(self.similarity).__name__)
 
     def encode_video(self, frames: Tensor) -> Tensor:
         """``[N, T, E]`` frame embeddings -> ``[N, T, E]`` temporally modelled frames."""
@@ -63,7 +64,7 @@ class SeqTransfHead(nn.Module):
 
     def stage1_video(self, video: Tensor) -> Tensor:
         """Stage-1 search vectors of :meth:`encode_video`'s features: the similarity
-        head's (``MugHead`` ``'mean'``: exact)."""
+        head's (``MeanPHead``: exact)."""
         return self.similarity.stage1_video(video)
 
     def stage1_text(self, tokens: Tensor, mask: Tensor, pooled: Tensor) -> Tensor:

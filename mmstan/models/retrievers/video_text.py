@@ -1,5 +1,5 @@
 """Video-text retrieval model: video tower (CLIP-STAN or mean pooling) + CLIP text tower
-+ similarity head (Mug or its ablations), trained with symmetric InfoNCE."""
++ similarity head (Mug or its ablations, meanP, WTI, ...), trained with symmetric InfoNCE."""
 import inspect
 import math
 from typing import Dict, List, Optional, Tuple
@@ -23,7 +23,8 @@ class VideoTextRetriever(BaseModel):
             (``CLIPSTAN`` or ``CLIPMeanPool``, without ``arch``/``pretrained``).
         text_frozen_layers: freeze the token embedding and the first N text layers
             (-1: the whole text tower).
-        head: similarity head config (``MugHead``, ``SeqTransfHead``, ``CLIP2VideoHead``).
+        head: similarity head config (``MugHead``, ``MeanPHead``, ``WTIHead``,
+            ``SeqTransfHead``, ``CLIP2VideoHead``; the protocol in :mod:`mmstan.models.heads`).
             A head whose ``__init__`` takes ``text_tower`` gets the open_clip text tower
             (to copy layers from); a head with ``encode_video`` turns the frame
             embeddings into its video features once per video (in :meth:`encode_video`);
@@ -82,7 +83,7 @@ class VideoTextRetriever(BaseModel):
     def score(self, text: Tuple[Tensor, Tensor, Tensor], frames: Tensor) -> Tensor:
         """Scores of M captions (``encode_text``'s output) with N videos (``encode_video``'s
         ``[N, T, E]``): ``[M, N]``, from the model's own head (learned weights included),
-        computed in blocks of bounded memory (``MugHead.gallery``), for any M and N."""
+        computed in blocks of bounded memory (``head.gallery``), for any M and N."""
         pooled, tokens, mask = text
         return self.head.gallery(tokens, mask, pooled, frames)
 
