@@ -14,7 +14,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the latest checkpoint in the work dir, or from '
                         'the given checkpoint')
-    parser.add_argument('--amp', action='store_true', help='mixed precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision training: bf16 without a loss scaler where the '
+                        'device has bf16 (CUDA compute capability 8.0+, CPU), else fp16 with a '
+                        'dynamic loss scale')
+    parser.add_argument('--amp-dtype', choices=['bf16', 'fp16'],
+                        help='mixed precision in this dtype (implies --amp)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale lr by the actual / base batch size')
@@ -31,9 +36,9 @@ def build_cfg(args: argparse.Namespace):
     cfg = runner_config(args)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp or args.amp_dtype:
+        from mmstan.engine.amp import amp_optim_wrapper
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper, args.amp_dtype)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -1,3 +1,5 @@
+from .amp import MixedPrecisionOptimWrapper, amp_optim_wrapper, resolve_amp_dtype
 from .retrieval_loop import VideoTextRetrievalTestLoop, VideoTextRetrievalValLoop
 
-__all__ = ['VideoTextRetrievalTestLoop', 'VideoTextRetrievalValLoop']
+__all__ = ['MixedPrecisionOptimWrapper', 'amp_optim_wrapper', 'resolve_amp_dtype',
+           'VideoTextRetrievalTestLoop', 'VideoTextRetrievalValLoop']

@@ -13,8 +13,10 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# mixed precision: bf16 where the device has it (CUDA 8.0+, CPU), else fp16 with a dynamic
+# loss scale (mmstan/engine/amp.py); optim_wrapper.type=OptimWrapper trains in fp32
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='MixedPrecisionOptimWrapper',
     optimizer=dict(type='AdamW', lr=8e-6, betas=(0.9, 0.98), eps=1e-8, weight_decay=0.02),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,

@@ -5,6 +5,8 @@ from mmaction.models.heads.base import BaseHead
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
+from ..precision import float32_region, upcast
+
 
 @MODELS.register_module()
 class VideoLinearHead(BaseHead):
@@ -17,7 +19,8 @@ class VideoLinearHead(BaseHead):
         init_std: std of the normal init of the linear weight.
         **kwargs: the rest of mmaction2's ``BaseHead`` (loss_cls, topk, average_clips, ...).
 
-    Forward: ``[N, T, E]`` (or already pooled ``[N, E]``) ``-> [N, num_classes]``.
+    Forward: ``[N, T, E]`` (or already pooled ``[N, E]``) ``-> [N, num_classes]`` logits,
+    float32 under mixed precision too (pooling and the linear layer run with autocast off).
     """
 
     def __init__(self, num_classes: int, in_channels: int, dropout_ratio: float = 0.0,
@@ -28,6 +31,8 @@ class VideoLinearHead(BaseHead):
         self.fc = nn.Linear(in_channels, num_classes)
 
     def forward(self, x: Tensor, **kwargs) -> Tensor:
-        if x.dim() == 3:
-            x = x.mean(dim=1)
-        return self.fc(self.dropout(x))
+        with float32_region(x):
+            x = upcast(x)
+            if x.dim() == 3:
+                x = x.mean(dim=1)
+            return self.fc(self.dropout(x))

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..precision import float32_region, upcast
+
 
 class TemporalAlignmentBlock(nn.Module):
     """Args:
@@ -24,7 +26,7 @@ class TemporalAlignmentBlock(nn.Module):
         center_std: std of the centres' normal initialisation (the official code's 0.125).
 
     Forward: tokens ``[B, L, E]`` and mask ``[B, L]`` (True = real token, None = all) ->
-    aligned embeddings ``f^a`` ``[B, E]`` (unit norm).
+    aligned embeddings ``f^a`` ``[B, E]`` (unit norm, float32).
     """
 
     def __init__(self, num_centers: int = 5, width: int = 512, center_std: float = 0.125):
@@ -47,7 +49,10 @@ class TemporalAlignmentBlock(nn.Module):
         return F.normalize(residual, dim=-1)
 
     def forward(self, tokens: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        return F.normalize(self.centre_embeddings(tokens, mask).mean(dim=1), dim=-1)
+        """float32 under mixed precision too: the softmax over centres (eq. 3) and the
+        aggregation run with autocast off on upcast tokens."""
+        with float32_region(tokens):
+            return F.normalize(self.centre_embeddings(upcast(tokens), mask).mean(dim=1), dim=-1)
 
     def extra_repr(self) -> str:
         return f'centers={self.assign_centers.shape[0]}, width={self.assign_centers.shape[1]}'

@@ -14,6 +14,7 @@ from mmstan.utils.paths import require_file
 
 from ..clip import CLIPText, shared_or_new_clip
 from ..clip.weights import ArchType
+from ..precision import float32_region, upcast
 from .mug_head import MugHead
 
 #: ``TextClassHead(scoring=...)``: the readings of eq. 20 (see the class).
@@ -171,11 +172,13 @@ class TextClassHead(BaseHead):
         return self._class_token_embeddings, self._class_token_mask
 
     def forward(self, x: Tensor, **kwargs) -> Tensor:
-        """``[N, T, E]`` (or ``[N, E]``) video embeddings -> ``[N, num_classes]`` logits."""
-        frames = x if x.dim() == 3 else x[:, None]
-        if self.scoring == 'global':
-            video = F.normalize(frames.mean(dim=1), dim=-1)
-            return self.tau * video @ self.class_embeddings.T
-        tokens, mask = self.class_token_embeddings
-        scores = self.mug(tokens, mask, self.class_embeddings, frames)   # [C, N]: c~_n · v~_n
-        return self.tau * scores.T
+        """``[N, T, E]`` (or ``[N, E]``) video embeddings -> ``[N, num_classes]`` logits,
+        float32 under mixed precision too (scored with autocast off)."""
+        frames = upcast(x if x.dim() == 3 else x[:, None])
+        with float32_region(frames):
+            if self.scoring == 'global':
+                video = F.normalize(frames.mean(dim=1), dim=-1)
+                return self.tau * video @ self.class_embeddings.T
+            tokens, mask = self.class_token_embeddings
+            scores = self.mug(tokens, mask, self.class_embeddings, frames)   # [C, N]: c~_n · v~_n
+            return self.tau * scores.T

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ..clip import CLIPText, load_clip_from_config
 from ..losses import gather_with_grad, symmetric_infonce
+from ..precision import float32_region, upcast
 
 
 @MODELS.register_module()
@@ -85,7 +86,17 @@ class VideoTextRetriever(BaseModel):
         ``[N, T, E]``): ``[M, N]``, from the model's own head (learned weights included),
         computed in blocks of bounded memory (``head.gallery``), for any M and N."""
         pooled, tokens, mask = text
-        return self.head.gallery(tokens, mask, pooled, frames)
+        return self._in_float32(self.head.gallery, tokens, mask, pooled, frames)
+
+    @staticmethod
+    def _in_float32(score_fn, tokens: Tensor, mask: Tensor, pooled: Tensor, video: Tensor):
+        """``score_fn(tokens, mask, pooled, video)`` in float32 under mixed precision too:
+        autocast off, half-precision features upcast. The head's scoring (Mug's
+        statistics, the softmaxes of Mug, WTI and TAB, the cosines that become InfoNCE
+        logits) is small next to the towers, and at Mug's and InfoNCE's temperature 100
+        bf16's rounding of a cosine (~0.004 near 1) would move a logit by ~0.4."""
+        with float32_region(video):
+            return score_fn(upcast(tokens), mask, upcast(pooled), upcast(video))
 
     def forward(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
@@ -108,11 +119,12 @@ class VideoTextRetriever(BaseModel):
         frames = self.encode_video(inputs['imgs'])
         pooled, tokens, mask = self.encode_text(inputs['text'])
         if mode == 'tensor':
-            return self.head(tokens, mask, pooled, frames)
+            return self._in_float32(self.head, tokens, mask, pooled, frames)
         if mode == 'loss':
             frames, pooled, tokens, mask = (gather_with_grad(x) for x in (frames, pooled, tokens, mask))
-            terms = self.head.score_terms(tokens, mask, pooled, frames) \
-                if hasattr(self.head, 'score_terms') else [(1.0, self.head(tokens, mask, pooled, frames))]
+            terms = self._in_float32(self.head.score_terms, tokens, mask, pooled, frames) \
+                if hasattr(self.head, 'score_terms') else \
+                [(1.0, self._in_float32(self.head, tokens, mask, pooled, frames))]
             loss_t2v = loss_v2t = 0.0
             for weight, scores in terms:
                 t2v, v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
