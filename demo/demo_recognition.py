@@ -11,11 +11,11 @@ per line, mmaction2's ``label_map_*.txt``), else from the model's class-name hea
 (``TextClassHead``) scores the ``--label-map`` names themselves: zero-shot recognition
 over any list of names.
 """
-import argparse
-import os.path as osp
-import sys
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
 
 from mmengine.config import DictAction  # noqa: E402
 

@@ -9,11 +9,11 @@ Videos go through the config's test pipeline and captions through its caption pi
 each encoded once; the scores are the model's own head (Mug, mean-pooled cosine, ...), as
 ``tools/test.py`` scores a test set.
 """
-import argparse
-import os.path as osp
-import sys
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
 
 from mmengine.config import DictAction  # noqa: E402
 

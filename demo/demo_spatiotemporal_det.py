@@ -15,12 +15,13 @@ of its nearest key frame with the actions scoring at least ``--action-score-thr`
 from ``--label-map``, mmaction2's ``id: name`` lines, which also limits the actions shown
 to those it names; else ``action <id>``).
 """
-import argparse
-import os.path as osp
-import sys
-from typing import Dict, List, Optional, Tuple
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from typing import Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402

@@ -2,8 +2,10 @@
 import glob
 import os
 import os.path as osp
+import runpy
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -27,10 +29,10 @@ def tiny_arch():
 @pytest.fixture(scope='session')
 def synthetic_motion(tmp_path_factory):
     """A small synthetic motion dataset (80 train / 16 val clips)."""
+    from mmstan.datasets.synthetic import write_synthetic_motion
+
     out = tmp_path_factory.mktemp('synthetic_motion')
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_synthetic_motion import main
-    main(['--out', str(out), '--num-train', '80', '--num-val', '16'])
+    write_synthetic_motion(str(out), num_train=80, num_val=16)
     return str(out)
 
 
@@ -71,6 +73,14 @@ def run_tool(args, timeout=600, env=None, cwd=None):
     full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     return subprocess.run([sys.executable, *args], cwd=cwd or ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def load_script(path: str) -> types.SimpleNamespace:
+    """A repo script (``tools/...``, ``demo/...``, relative to the repository) loaded with
+    :func:`runpy.run_path`, without running its ``__main__`` block: its globals as
+    attributes, e.g. ``load_script('tools/search.py').main([...])`` runs what the command
+    line runs, in this process."""
+    return types.SimpleNamespace(**runpy.run_path(osp.join(ROOT, path)))
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.config import Config, ConfigDict
 from test_configs import TINY_ARCH, _shrink
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 from mmstan.engine import MixedPrecisionOptimWrapper
 from mmstan.models.retrievers import video_text
 
@@ -243,12 +243,9 @@ def test_wrapper_rule_on_cpu():
 @pytest.mark.parametrize('argv,dtype', [(['--amp'], 'auto'), (['--amp-dtype', 'fp16'], 'float16'),
                                         (['--amp', '--amp-dtype', 'bf16'], 'bfloat16')])
 def test_train_amp_flags(argv, dtype, tmp_path):
-    import sys
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from train import build_cfg, parse_args
-
-    cfg = build_cfg(parse_args([osp.join(CONFIGS, 'stan', 'msrvtt.py'), '--work-dir', str(tmp_path),
-                                *argv]))
+    train = load_script('tools/train.py')
+    cfg = train.build_cfg(train.parse_args([osp.join(CONFIGS, 'stan', 'msrvtt.py'), '--work-dir',
+                                            str(tmp_path), *argv]))
     assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
     assert cfg.optim_wrapper.dtype == dtype
     assert cfg.optim_wrapper.optimizer.type == 'AdamW'

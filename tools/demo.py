@@ -7,18 +7,17 @@ Every model sees the same clips with the same recipe; only the temporal modellin
 differs. A model that pools frames without order can at best tell the axis of motion
 (about 50%), never its sense; STAN can tell both.
 """
-import argparse
-import json
-import os.path as osp
-import sys
-import time
+from mmstan.utils.quiet import quiet_pkg_resources
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+quiet_pkg_resources()
 
-from make_synthetic_motion import FORMAT_VERSION  # noqa: E402
-from make_synthetic_motion import main as make_data  # noqa: E402
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os.path as osp  # noqa: E402
+import time  # noqa: E402
+
+from mmstan.datasets.synthetic import motion_set_is_current, write_synthetic_motion  # noqa: E402
+from mmstan.utils.paths import REPO_ROOT as ROOT  # noqa: E402
 
 #: (name shown, config) of every model the demo trains, in order.
 MODELS = [
@@ -28,12 +27,11 @@ MODELS = [
 
 
 def ensure_data(data_root: str) -> None:
-    meta = osp.join(data_root, 'meta.json')
-    if osp.isfile(meta) and json.load(open(meta)).get('format_version') == FORMAT_VERSION:
+    if motion_set_is_current(data_root):
         print(f'[demo] using the synthetic motion set in {data_root}')
         return
     print(f'[demo] generating the synthetic motion set in {data_root}')
-    make_data(['--out', data_root])
+    write_synthetic_motion(data_root)
 
 
 def progress_hook(name: str):

@@ -5,9 +5,13 @@
 Then copy the printed file to the offline machine and set, in the config,
 ``model.backbone.pretrained='/path/to/that/file'``.
 """
-import argparse
+from mmstan.utils.quiet import quiet_pkg_resources
 
-import open_clip
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
+
+import open_clip  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -12,11 +12,12 @@
 Indexing shows a progress bar, is resumable (rerun the same command after a kill: the
 videos already committed are not encoded again) and skips unreadable videos, naming them.
 """
-import argparse
-import os.path as osp
-import sys
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
+import os.path as osp  # noqa: E402
 
 from mmstan.utils.cli import load_config, require_checkpoint, run_or_explain  # noqa: E402
 

@@ -1,9 +1,9 @@
 """Test a checkpoint with the standard mmengine Runner (same flags as mmaction2's)."""
-import argparse
-import os.path as osp
-import sys
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
 
 from mmstan.utils.cli import add_runner_args, require_checkpoint, run_or_explain, runner_config  # noqa: E402
 

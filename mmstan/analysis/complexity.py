@@ -1,7 +1,7 @@
-"""Shared helpers of ``tools/analysis/get_flops.py`` and ``benchmark.py``: build a
-config's video model offline and count its FLOPs with PyTorch's own counter."""
+"""Build a config's video model offline and count its FLOPs with PyTorch's own counter
+(``tools/analysis/get_flops.py``, ``benchmark.py`` and the model zoo's measurements)."""
 import copy
-from typing import Callable, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -52,3 +52,24 @@ def count_flops(fn: Callable, *inputs: torch.Tensor) -> int:
     with counter, torch.enable_grad():
         fn(*inputs)
     return counter.get_total_flops() // 2
+
+
+def get_flops(cfg: Config, shape: Optional[Sequence[int]] = None) -> dict:
+    """GFLOPs (multiply-accumulates) per view and parameters of the config's video model:
+    ``dict(gflops, params_m, shape=(C, T, H, W))``. Counted over backbone + head for one
+    view (one clip, one crop), for a retriever over its ``encode_video`` (backbone + the
+    head's per-video part); ``shape`` ``(T, H, W)`` overrides the test view's."""
+    c, t, h, w = video_input_shape(cfg)
+    if shape:
+        t, h, w = shape
+    model = build_video_model(cfg)
+    video = torch.randn(1, c, t, h, w)
+    if hasattr(model, 'cls_head'):
+        forward = lambda x: model.cls_head(model.backbone(x))  # noqa: E731
+    elif hasattr(model, 'encode_video'):  # retrievers: backbone + the head's video side
+        forward = model.encode_video
+    else:
+        forward = model.backbone
+    macs = count_flops(forward, video)
+    params = sum(p.numel() for p in model.parameters())
+    return dict(gflops=macs / 1e9, params_m=params / 1e6, shape=(c, t, h, w))

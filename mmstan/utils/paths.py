@@ -10,3 +10,8 @@ def require_file(path: str, what: str, hint: str) -> str:
     if not os.path.isfile(path):
         raise UserError(f'{what} not found: {path}; {hint}')
     return path
+
+
+#: The checkout mmstan is installed from (``pip install -e .``): its ``configs/``,
+#: ``docs/`` and ``model-index.yml``, which the analysis tools read.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import ROOT, run_tool
+from mmstan.datasets.synthetic import write_synthetic_retrieval
 from mmstan.engine.retrieval_loop import shard
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
@@ -23,10 +24,7 @@ METRIC_KEYS = [f'retrieval/{d}/{m}' for d in ('t2v', 'v2t')
 
 
 def make_set(out, num_test, captions, num_train=8):
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_synthetic_retrieval import main
-    main(['--out', str(out), '--num-train', str(num_train), '--num-test', str(num_test),
-          '--captions', str(captions)])
+    write_synthetic_retrieval(str(out), num_train=num_train, num_test=num_test, captions=captions)
     return str(out)
 
 

@@ -6,18 +6,15 @@ Part (b) covers every config that loads a checkpoint, read from the configs and 
 metafiles (``tools/analysis/frame_count_table.py`` prints the same table)."""
 import logging
 import os.path as osp
-import sys
 
 import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
-from conftest import ROOT
+from conftest import load_script
+from mmstan.analysis.frame_count_table import checkpoint_pairs, temporal_pos_diff
 from mmstan.models.backbones import CLIPSTAN
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from frame_count_table import checkpoint_pairs, main, temporal_pos_diff  # noqa: E402
 
 TOL = 1e-6
 
@@ -228,7 +225,8 @@ def test_pretrained_init_cfg_loads_resampled(tiny_arch, tmp_path):
 
 
 def test_frame_count_table_tool(capsys):
-    rows = main(['configs/mugstan/zeroshot_didemo.py', 'configs/stan/k400.py'])
+    tool = load_script('tools/analysis/frame_count_table.py')
+    rows = tool.main(['configs/mugstan/zeroshot_didemo.py', 'configs/stan/k400.py'])
     assert [r[:4] for r in rows] == [TABLE[0]]  # k400.py loads no checkpoint: no row
     assert rows[0][4] <= TOL and rows[0][5] is False
     out = capsys.readouterr().out

@@ -5,7 +5,6 @@ nearly hard, and the first steps moved it onto [SOT] for every pair. The scores 
 longer depended on the caption, and the words, which had about zero weight, got no
 gradient. The demo's head leaves [SOT] out (``MugHead(drop_sot=True)``)."""
 import os.path as osp
-import sys
 
 import numpy as np
 import open_clip
@@ -13,9 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import ROOT
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-from make_synthetic_motion import captions_for, make_clip  # noqa: E402
+from mmstan.datasets.synthetic import captions_for, make_clip
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 MEAN = torch.tensor([122.771, 116.746, 104.093]).view(1, 1, 3, 1, 1, 1)

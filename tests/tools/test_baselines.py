@@ -3,12 +3,12 @@ recipe with another video head, and tools/train.py + tools/test.py on each (tiny
 synthetic captions) with the retrieval metric."""
 import os.path as osp
 import re
-import sys
 
 import pytest
 from mmengine.config import Config
 
 from conftest import ROOT, TINY_ARCH, run_tool
+from mmstan.datasets.synthetic import write_synthetic_retrieval
 
 BASELINES = {  # config -> (head type, the STAN config trained on the same data)
     'clip4clip_meanp_msrvtt': ('MeanPHead', 'msrvtt'),
@@ -64,9 +64,7 @@ test_dataloader = val_dataloader
 def synthetic_retrieval(tmp_path_factory):
     """8 training videos x 2 captions (16 pairs: 2 iterations of 8), 6 test videos."""
     out = tmp_path_factory.mktemp('synthetic_retrieval')
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_synthetic_retrieval import main as make
-    make(['--out', str(out), '--num-train', '8', '--num-test', '6', '--captions', '2'])
+    write_synthetic_retrieval(str(out), num_train=8, num_test=6, captions=2)
     return str(out)
 
 

@@ -1,17 +1,14 @@
-"""tools/analysis/benchmark.py: leaves the caller's config alone and times retrieval
-models (video + text input) as well as recognizers."""
+"""mmstan.analysis.benchmark (tools/analysis/benchmark.py): leaves the caller's config
+alone and times retrieval models (video + text input) as well as recognizers."""
 import copy
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import Config
 
 from conftest import ROOT
 from mmstan.analysis import build_video_model, count_flops
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from benchmark import benchmark, caption_tokens  # noqa: E402
+from mmstan.analysis.benchmark import benchmark, caption_tokens
 
 RETRIEVAL = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 

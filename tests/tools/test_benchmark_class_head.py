@@ -1,21 +1,17 @@
 """tools/analysis/benchmark_class_head.py: a tiny run prints Mug and global side by side."""
-import os.path as osp
-import sys
-
 import torch
 
-from conftest import ROOT
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from benchmark_class_head import PASSES, class_names, main  # noqa: E402
+from conftest import load_script
+from mmstan.analysis.benchmark_class_head import PASSES, class_names
 
 
 def test_tiny_run_times_both_scorings_for_every_pass(capsys, tmp_path):
     label_map = tmp_path / 'names.txt'
     label_map.write_text('abseiling\nair drumming\nbending back\n')
     threads = torch.get_num_threads()
-    results = main(['--label-map', str(label_map), '--classes', '5', '--batch', '2',
-                    '--frames', '3', '--dim', '16', '--repeats', '2', '--threads', '1'])
+    tool = load_script('tools/analysis/benchmark_class_head.py')
+    results = tool.main(['--label-map', str(label_map), '--classes', '5', '--batch', '2',
+                         '--frames', '3', '--dim', '16', '--repeats', '2', '--threads', '1'])
     out = capsys.readouterr().out
     assert torch.get_num_threads() == threads    # --threads is undone on return
     assert [r['kind'] for r in results] == list(PASSES)

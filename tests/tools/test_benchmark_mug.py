@@ -1,16 +1,11 @@
 """tools/analysis/benchmark_mug.py: a tiny run of both implementations, each in its own
 subprocess, and the "before" reference against the paper's per-pair Mug."""
-import os.path as osp
-import sys
-
 import pytest
 import torch
+from mug_reference import paper_gallery
 
-from conftest import ROOT
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-from benchmark_mug import before_gallery, main, make_inputs  # noqa: E402
-from mug_reference import paper_gallery  # noqa: E402
+from conftest import load_script
+from mmstan.analysis.benchmark_mug import before_gallery, make_inputs
 
 
 def test_before_reference_is_mug():
@@ -22,8 +17,9 @@ def test_before_reference_is_mug():
 
 @pytest.mark.slow
 def test_smoke_run_prints_both_implementations(capsys):
-    results = main(['--size', '20', '--tokens', '6', '--frames', '3', '--dim', '16',
-                    '--profile-texts', '5'])
+    tool = load_script('tools/analysis/benchmark_mug.py')
+    results = tool.main(['--size', '20', '--tokens', '6', '--frames', '3', '--dim', '16',
+                         '--profile-texts', '5'])
     out = capsys.readouterr().out
     assert [(r['impl'], r['size']) for r in results] == [('before', 20), ('after', 20)]
     for r in results:

@@ -8,7 +8,6 @@ made by the config's dataset (retrieval), not from the demos' code.
 import os.path as osp
 import re
 import shlex
-import sys
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
-from conftest import ROOT, run_tool, user_docs_text
+from conftest import ROOT, load_script, run_tool, user_docs_text
 
 
 def run_demo(module, args, capsys) -> str:
@@ -26,9 +25,8 @@ def run_demo(module, args, capsys) -> str:
     module.main([osp.join(ROOT, a) if a.startswith('configs/') else a for a in args])
     return capsys.readouterr().out
 
-sys.path.insert(0, osp.join(ROOT, 'demo'))
-import demo_recognition  # noqa: E402
-import demo_retrieval  # noqa: E402
+demo_recognition = load_script('demo/demo_recognition.py')
+demo_retrieval = load_script('demo/demo_retrieval.py')
 
 RECOGNITION = 'configs/demo/synthetic_motion_stan.py'
 RETRIEVAL = 'configs/demo/synthetic_motion_retrieval.py'

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 SCRIPT = osp.join(ROOT, 'tools', 'gpu_check.sh')
 
@@ -91,8 +91,9 @@ def test_driver_check(tmp_path, driver, cuda, fits):
 
 
 def test_known_bf16_peaks_and_attention_kernels():
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    from gpu_benchmark import attention_kernel_family, bf16_peak, sdpa_backend_of_op
+    tool = load_script('tools/analysis/gpu_benchmark.py')
+    attention_kernel_family, bf16_peak = tool.attention_kernel_family, tool.bf16_peak
+    sdpa_backend_of_op = tool.sdpa_backend_of_op
 
     assert bf16_peak('NVIDIA H200') == ('H200 SXM', 989.4)
     assert bf16_peak('NVIDIA H100 80GB HBM3') == ('H100 SXM', 989.4)

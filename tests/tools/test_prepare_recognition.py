@@ -1,16 +1,14 @@
-"""tools/data/prepare_recognition.py on miniature copies of each dataset's own files: the
-real names, headers, delimiters, line endings and id shapes."""
+"""tools/data/prepare_recognition.py (mmstan.datasets.preparation.recognition) on miniature
+copies of each dataset's own files: the real names, headers, delimiters, line endings and
+id shapes."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import run_tool
+from mmstan.datasets.preparation import prepare_recognition
 from mmstan.errors import UserError
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-from prepare_recognition import main  # noqa: E402
 
 #: K400 CSV headers: the current release (train.csv / validate.csv), and the files
 #: mmaction2's download_backup_annotations.sh fetches (kinetics_{train,val}.csv, with is_cc).
@@ -50,7 +48,7 @@ def k400_layout(root, train_csv='kinetics_train.csv', val_csv='kinetics_val.csv'
 def test_k400_mmaction2_layout(tmp_path, capsys):
     """mmaction2's steps: kinetics_{train,val}.csv, class folders renamed with underscores."""
     k400_layout(tmp_path)
-    main(['k400', '--root', str(tmp_path)])  # -0gR7vK3ukQ is missing on disk: left out
+    prepare_recognition('k400', str(tmp_path))  # -0gR7vK3ukQ is missing on disk: left out
     assert lines(tmp_path / 'label_map.txt') == ['abseiling', 'air drumming']  # natural names
     assert lines(tmp_path / 'kinetics400_train_list_videos.txt') == [
         'abseiling/---QUuC4vJs_000084_000094.mp4 0', 'air_drumming/--nQbRBEz2s_000104_000114.mp4 1']
@@ -74,7 +72,7 @@ def test_k400_original_release_names(tmp_path):
     touch(tmp_path / 'videos_train' / old_rename / '-5gIbyzaHrM_000012_000022.mp4')
     touch(tmp_path / 'videos_train' / 'abseiling' / '---QUuC4vJs_000084_000094.mp4')
     touch(tmp_path / 'videos_val' / old_rename / '0E8E-tWmbHE_000003_000013.mp4')
-    main(['k400', '--root', str(tmp_path)])
+    prepare_recognition('k400', str(tmp_path))
     assert lines(tmp_path / 'label_map.txt') == ['abseiling', label]
     assert read(tmp_path / 'kinetics400_val_list_videos.txt') == [
         [f'{old_rename}/0E8E-tWmbHE_000003_000013.mp4', '1']]
@@ -84,7 +82,7 @@ def test_k400_spaced_folders_name_the_rename_step(tmp_path):
     """Folders as downloaded (spaces kept) cannot go into a space-separated list."""
     k400_layout(tmp_path, folder=lambda label: label)
     with pytest.raises(UserError, match=r'spaces.*"air drumming".*rename_classnames\.sh'):
-        main(['k400', '--root', str(tmp_path)])
+        prepare_recognition('k400', str(tmp_path))
     assert not (tmp_path / 'kinetics400_train_list_videos.txt').exists()
 
 
@@ -94,7 +92,7 @@ def test_k400_empty_split_is_an_error(tmp_path):
         clip.unlink()
     with pytest.raises(UserError, match=r'k400 val: none of the 1 clips .*kinetics_val\.csv.*'
                        r'air_drumming/0wR5jVB-WPk_000417_000427\.mp4'):
-        main(['k400', '--root', str(tmp_path)])
+        prepare_recognition('k400', str(tmp_path))
 
 
 def test_k400_recovers_every_class_of_the_real_label_map(tmp_path, shared_data):
@@ -110,7 +108,7 @@ def test_k400_recovers_every_class_of_the_real_label_map(tmp_path, shared_data):
         (ann / f'kinetics_{split}.csv').write_text(K400_HEADER + '\n'.join(rows) + '\n')
         for i, c in enumerate(classes):
             touch(tmp_path / f'videos_{split}' / c.replace(' ', '_') / f'{i:011d}_{i:06d}_{i + 10:06d}.mp4')
-    main(['k400', '--root', str(tmp_path)])
+    prepare_recognition('k400', str(tmp_path))
     assert lines(tmp_path / 'label_map.txt') == classes
     train = read(tmp_path / 'kinetics400_train_list_videos.txt')
     assert len(train) == 400 and all(len(item) == 2 for item in train)  # no space in a path
@@ -133,7 +131,7 @@ def test_k400_malformed_csv(tmp_path, content, message):
     k400_layout(tmp_path)
     (tmp_path / 'annotations' / 'kinetics_train.csv').write_text(content)
     with pytest.raises(UserError, match=message):
-        main(['k400', '--root', str(tmp_path)])
+        prepare_recognition('k400', str(tmp_path))
 
 
 def test_k400_unknown_val_class(tmp_path):
@@ -141,7 +139,7 @@ def test_k400_unknown_val_class(tmp_path):
     (tmp_path / 'annotations' / 'kinetics_val.csv').write_text(
         K400_HEADER_CC + 'air drumming,0wR5jVB-WPk,417,427,val,0\nzumba,0wR5jVB-WPk,1,11,val,0\n')
     with pytest.raises(UserError, match=r"kinetics_val\.csv, line 3: class 'zumba' is not in"):
-        main(['k400', '--root', str(tmp_path)])
+        prepare_recognition('k400', str(tmp_path))
 
 
 def write_ssv2(ann, train=None):
@@ -159,7 +157,7 @@ def write_ssv2(ann, train=None):
 
 def test_ssv2(tmp_path):
     write_ssv2(tmp_path / 'annotations')
-    main(['ssv2', '--root', str(tmp_path)])
+    prepare_recognition('ssv2', str(tmp_path))
     assert read(tmp_path / 'sthv2_train_list_videos.txt') == [['78687.webm', '1']]
     assert read(tmp_path / 'sthv2_val_list_videos.txt') == [['74225.webm', '0']]
     assert lines(tmp_path / 'label_map.txt')[0] == 'Approaching something with your camera'
@@ -175,7 +173,7 @@ def test_ssv2(tmp_path):
 def test_ssv2_malformed(tmp_path, train, message):
     write_ssv2(tmp_path / 'annotations', train)
     with pytest.raises(UserError, match=message):
-        main(['ssv2', '--root', str(tmp_path)])
+        prepare_recognition('ssv2', str(tmp_path))
 
 
 def write_ucf101(ann, trainlist='ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\n'
@@ -189,7 +187,7 @@ def write_ucf101(ann, trainlist='ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r
 
 def test_ucf101(tmp_path):
     write_ucf101(tmp_path / 'annotations')
-    main(['ucf101', '--root', str(tmp_path)])
+    prepare_recognition('ucf101', str(tmp_path))
     assert read(tmp_path / 'ucf101_train_split_1_videos.txt') == [
         ['ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi', '0'], ['Archery/v_Archery_g01_c01.avi', '2']]
     assert read(tmp_path / 'ucf101_val_split_1_videos.txt') == [
@@ -206,7 +204,7 @@ def test_ucf101(tmp_path):
 def test_ucf101_malformed(tmp_path, trainlist, message):
     write_ucf101(tmp_path / 'annotations', trainlist)
     with pytest.raises(UserError, match=message):
-        main(['ucf101', '--root', str(tmp_path)])
+        prepare_recognition('ucf101', str(tmp_path))
 
 
 def test_hmdb51(tmp_path):
@@ -218,7 +216,7 @@ def test_hmdb51(tmp_path):
         'Blonde_being_brushed_brush_hair_f_nm_np2_ri_med_0.avi 0 \n')
     (ann / 'cartwheel_test_split1.txt').write_text(
         'Acrobacias_de_un_fenomeno_cartwheel_f_cm_np1_ba_bad_8.avi 2 \n')
-    main(['hmdb51', '--root', str(tmp_path)])
+    prepare_recognition('hmdb51', str(tmp_path))
     assert read(tmp_path / 'hmdb51_train_split_1_videos.txt') == [
         ['brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi', '0']]
     assert [label for _, label in read(tmp_path / 'hmdb51_val_split_1_videos.txt')] == ['0', '1']
@@ -231,14 +229,14 @@ def test_hmdb51_wrong_delimiter_is_an_error(tmp_path):
     (ann / 'brush_hair_test_split1.txt').write_text('April_09_brush_hair_u_nm_np1_ba_goo_0.avi,1\n')
     with pytest.raises(UserError, match=r'brush_hair_test_split1\.txt, line 1: .*space-separated.*'
                        r'\(the line looks comma-separated\)'):
-        main(['hmdb51', '--root', str(tmp_path)])
+        prepare_recognition('hmdb51', str(tmp_path))
     assert not (tmp_path / 'label_map.txt').exists()
 
 
 def test_missing_annotations_are_named(tmp_path):
     with pytest.raises(UserError, match='annotation file not found: .*train.csv; also looked for '
                        'kinetics_train.csv'):
-        main(['k400', '--root', str(tmp_path)])
+        prepare_recognition('k400', str(tmp_path))
 
 
 def test_cli_prints_one_error_line(tmp_path):

@@ -5,16 +5,14 @@ import os.path as osp
 import pickle
 import re
 import shutil
-import sys
 
 import pytest
 from mmengine.config import Config
 
 from conftest import ROOT, run_tool
+from mmstan.datasets.preparation import prepare_retrieval
+from mmstan.datasets.synthetic import write_synthetic_retrieval
 from mmstan.errors import UserError
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-from prepare_retrieval import main as prepare  # noqa: E402
 
 RETRIEVAL = ['msrvtt', 'didemo', 'lsmdc', 'msvd']
 
@@ -89,7 +87,7 @@ def write_msrvtt(ann):
 
 def test_prepare_msrvtt(tmp_path):
     write_msrvtt(tmp_path / 'annotations')
-    prepare(['msrvtt', '--root', str(tmp_path)])
+    prepare_retrieval('msrvtt', str(tmp_path))
     assert json.load(open(tmp_path / 'train_9k.json')) == {'video0.mp4': ['a car is shown', 'a man drives']}
     assert json.load(open(tmp_path / 'test_1k.json')) == {'video7010.mp4': ['a person, at a desk, is typing']}
 
@@ -112,7 +110,7 @@ def test_prepare_msrvtt_from_mmaction2(tmp_path, train_name, test_name, where, k
         test = {keys('video7010'): ['a person is typing']}
     (folder / train_name).write_text(json.dumps(train))
     (folder / test_name).write_text(json.dumps(test))
-    prepare(['msrvtt', '--root', str(tmp_path)])
+    prepare_retrieval('msrvtt', str(tmp_path))
     assert json.load(open(tmp_path / 'train_9k.json')) == {'video0.mp4': ['a car is shown', 'a man drives']}
     assert json.load(open(tmp_path / 'test_1k.json')) == {'video7010.mp4': ['a person is typing']}
 
@@ -143,8 +141,8 @@ def test_prepare_didemo_video_names(tmp_path, capsys, names, on_disk):
     (tmp_path / 'videos').mkdir()
     for v in DIDEMO_VIDEOS[:-1]:  # the last one is no longer available
         (tmp_path / 'videos' / on_disk(v)).write_bytes(b'')
-    for option in ([], ['--video-names', names]):  # the default (auto) finds the naming
-        prepare(['didemo', '--root', str(tmp_path), *option])
+    for option in ({}, dict(video_names=names)):  # the default (auto) finds the naming
+        prepare_retrieval('didemo', str(tmp_path), **option)
         test = json.load(open(tmp_path / 'test.json'))
         assert list(test) == [on_disk(v) for v in DIDEMO_VIDEOS]
         assert test[on_disk(DIDEMO_VIDEOS[0])] == ['the ball is thrown 0', 'a dog runs']
@@ -156,13 +154,13 @@ def test_prepare_didemo_video_names(tmp_path, capsys, names, on_disk):
 def test_prepare_didemo_wrong_names_or_no_videos(tmp_path):
     write_didemo(tmp_path / 'annotations')
     with pytest.raises(UserError, match=r'videos folder not found: .*--video-names'):
-        prepare(['didemo', '--root', str(tmp_path)])
+        prepare_retrieval('didemo', str(tmp_path))
     (tmp_path / 'videos').mkdir()
     for v in DIDEMO_VIDEOS:
         (tmp_path / 'videos' / f'{v}.mp4').write_bytes(b'')
     with pytest.raises(UserError, match=r'didemo train: none of the 5 videos .*d8b58466fa\.mp4\); '
                        r'check the folder or --video-names'):
-        prepare(['didemo', '--root', str(tmp_path), '--video-names', 'stem.mp4'])
+        prepare_retrieval('didemo', str(tmp_path), video_names='stem.mp4')
 
 
 LSMDC_ROW = '{clip}\t00.00.51.926\t00.00.54.129\t00.00.51.926\t00.00.54.129\t{sentence}\n'
@@ -182,7 +180,7 @@ def write_lsmdc(ann):
 
 def test_prepare_lsmdc_tests_on_the_1000_clip_benchmark(tmp_path):
     write_lsmdc(tmp_path / 'annotations')
-    prepare(['lsmdc', '--root', str(tmp_path)])
+    prepare_retrieval('lsmdc', str(tmp_path))
     assert json.load(open(tmp_path / 'train.json')) == {
         '0001_American_Beauty/0001_American_Beauty_00.00.51.926-00.00.54.129.avi': ['SOMEONE stands.']}
     assert json.load(open(tmp_path / 'test_1k.json')) == {
@@ -205,7 +203,7 @@ def write_msvd(ann):
 def test_prepare_msvd_webvid(tmp_path):
     ann = tmp_path / 'annotations'
     write_msvd(ann)
-    prepare(['msvd', '--root', str(tmp_path)])
+    prepare_retrieval('msvd', str(tmp_path))
     assert json.load(open(tmp_path / 'test.json')) == {
         '-4wsuPCjDBc_5_15.avi': ['a squirrel is eating', 'a pet eats'],
         '-7KMZQEsJW4_205_208.avi': ['a man sings']}
@@ -213,7 +211,7 @@ def test_prepare_msvd_webvid(tmp_path):
         'videoid,contentUrl,duration,page_idx,page_dir,name\n'
         '21179416,https://ak.picdn.net/shutterstock/videos/21179416/preview/stock-footage-a.mp4,'
         'PT00H00M11S,1,006001_006050,"Aerial shot, winter forest"\n')
-    prepare(['webvid', '--root', str(tmp_path)])
+    prepare_retrieval('webvid', str(tmp_path))
     assert json.load(open(tmp_path / 'results_10M_train.json')) == [
         dict(video='006001_006050/21179416.mp4', caption='Aerial shot, winter forest')]
 
@@ -242,18 +240,18 @@ def test_prepare_msvd_webvid(tmp_path):
 def test_prepare_malformed_inputs_name_file_and_line(tmp_path, dataset, write, file, content, message):
     write(tmp_path / 'annotations')
     (tmp_path / 'annotations' / file).write_text(content)
-    names = ['--video-names', 'as-annotated'] if dataset == 'didemo' else []
+    names = dict(video_names='as-annotated') if dataset == 'didemo' else {}
     with pytest.raises(UserError, match=message):
-        prepare([dataset, '--root', str(tmp_path), *names])
+        prepare_retrieval(dataset, str(tmp_path), **names)
 
 
 def test_prepare_names_missing_file(tmp_path):
     with pytest.raises(UserError, match="annotation file not found: .*MSRVTT_data.json; .*msrvtt_data.zip"):
-        prepare(['msrvtt', '--root', str(tmp_path)])
+        prepare_retrieval('msrvtt', str(tmp_path))
     write_lsmdc(tmp_path / 'annotations')
     os.remove(tmp_path / 'annotations' / 'LSMDC16_challenge_1000_publictect.csv')
     with pytest.raises(UserError, match='annotation file not found: .*LSMDC16_challenge_1000_publictect.csv'):
-        prepare(['lsmdc', '--root', str(tmp_path)])
+        prepare_retrieval('lsmdc', str(tmp_path))
 
 
 def test_prepare_cli_prints_one_error_line(tmp_path):
@@ -332,9 +330,7 @@ def test_per_video_layout_ground_truth_and_query_bank(tmp_path):
     """Several captions per video (MSVD), unreadable videos dropped with their captions,
     and a QB-Norm query bank read from the training annotation."""
     from mmstan.datasets import VideoCaptionDataset
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_synthetic_retrieval import main as make
-    make(['--out', str(tmp_path), '--num-train', '3', '--num-test', '4', '--captions', '2'])
+    write_synthetic_retrieval(str(tmp_path), num_train=3, num_test=4, captions=2)
     test = json.load(open(tmp_path / 'test.json'))
     os.remove(tmp_path / 'videos' / list(test)[1])  # a missing video
     tokenize = [dict(type='OpenCLIPTokenize', context_length=16),

@@ -12,11 +12,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from tiny_model import CONFIG, HEADS, save_tiny_checkpoint
 
-from conftest import ROOT, run_tool
-
-sys.path.insert(0, osp.join(ROOT, 'tests', 'search'))
-from tiny_model import CONFIG, HEADS, save_tiny_checkpoint  # noqa: E402
+from conftest import ROOT, load_script, run_tool
 
 TOOL = osp.join('tools', 'search.py')
 
@@ -91,8 +89,7 @@ def test_killed_index_run_resumes(synthetic_motion, tiny_checkpoint, tmp_path):
 
 
 def test_user_errors_are_one_line(tiny_checkpoint, tmp_path, capsys):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from search import main
+    main = load_script('tools/search.py').main
 
     def error(argv):
         with pytest.raises(SystemExit) as exit_info:
@@ -118,8 +115,7 @@ def test_clip2video_index_and_an_index_of_the_old_stage_one_rule(synthetic_motio
     """A CLIP2Video config: stage 1 alone (--rerank 0) is its exact ranking; the same
     index as an older mmstan wrote it (manifest ``head_mode``, Mug pooling of CLIP2Video's
     features) is brought up to date by the next query."""
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from search import main
+    main = load_script('tools/search.py').main
 
     config = tmp_path / 'clip2video.py'
     config.write_text(f'_base_ = [{CONFIG!r}]\nmodel = dict(head=dict(_delete_=True, '

@@ -10,22 +10,19 @@ masking changes no parameter) is also reported apart. The two settings alternate
 from other processes hits both alike. Wall time and this process's CPU time are both
 given: on a shared machine the CPU time is the steadier measure of the work done.
 FLOPs (multiply-accumulates) come from ``mmstan.analysis.count_flops``: the forward
-alone and forward + backward.
+alone and forward + backward. The measurement is
+:func:`mmstan.analysis.benchmark_tube_mask.benchmark_tube_mask`.
 """
-import argparse
-import os.path as osp
-import sys
-import time
+from mmstan.utils.quiet import quiet_pkg_resources
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+quiet_pkg_resources()
 
-import open_clip  # noqa: E402
+import argparse  # noqa: E402
+
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from mmstan.analysis import build_video_model, count_flops, video_input_shape  # noqa: E402
-from mmstan.errors import UserError  # noqa: E402
-from mmstan.models.clip.tube_mask import num_kept  # noqa: E402
+from mmstan.analysis.benchmark_tube_mask import benchmark_tube_mask  # noqa: E402
 from mmstan.utils.cli import run_or_explain  # noqa: E402
 
 
@@ -40,74 +37,24 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def caption_length(cfg: Config) -> int:
-    """Tokens per caption of the config's training pipeline (``OpenCLIPTokenize``)."""
-    steps = list(cfg.train_dataloader.dataset.pipeline)
-    return next((t.get('context_length', 32) for t in steps if t['type'] == 'OpenCLIPTokenize'), 32)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    if cfg.model.get('type') != 'VideoTextRetriever':
-        raise UserError(f'{args.config}: model.type is {cfg.model.get("type")!r}; this benchmark '
-                        'times a VideoTextRetriever train step (a retrieval config)')
-    torch.manual_seed(0)
-    model = build_video_model(cfg).train()
-    backbone = model.backbone
-    if not hasattr(backbone, 'tube_mask_ratio'):
-        raise UserError(f'{args.config}: model.backbone ({type(backbone).__name__}) has no '
-                        'tube masking; use a CLIPSTAN config')
-    c, t, h, w = video_input_shape(cfg)
-    imgs = torch.randn(args.batch, 1, c, t, h, w)
-    captions = [f'caption number {i} of a video' for i in range(args.batch)]
-    text = open_clip.tokenize(captions, context_length=caption_length(cfg))
-    inputs = dict(imgs=imgs, text=text)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-7)
-
-    def step() -> dict:
-        """One train step; wall and CPU seconds of the step and of its AdamW part."""
-        wall, cpu = time.perf_counter(), time.process_time()
-        optimizer.zero_grad(set_to_none=True)
-        sum(model(inputs, mode='loss').values()).backward()
-        opt_wall, opt_cpu = time.perf_counter(), time.process_time()
-        optimizer.step()
-        end_wall, end_cpu = time.perf_counter(), time.process_time()
-        return dict(wall=end_wall - wall, cpu=end_cpu - cpu, adamw_wall=end_wall - opt_wall,
-                    adamw_cpu=end_cpu - opt_cpu)
-
-    def forward() -> None:
-        model(inputs, mode='loss')
-
-    def forward_backward() -> None:
-        sum(model(inputs, mode='loss').values()).backward()
-        model.zero_grad(set_to_none=True)
-
-    ratios = (0.0, args.ratio)
-    grid = backbone.clip.grid_size
-    patches = grid[0] * grid[1]
-    times = {r: [] for r in ratios}  # per step: dict of step()
-    flops = {}
-    for ratio in ratios:
-        backbone.tube_mask_ratio = ratio
-        flops[ratio] = (count_flops(forward), count_flops(forward_backward))
-        step()  # warm-up
-    for _ in range(args.repeats):
-        for ratio in ratios:
-            backbone.tube_mask_ratio = ratio
-            times[ratio].append(step())
+    r = benchmark_tube_mask(cfg, args.batch, args.ratio, args.repeats, name=args.config)
+    _, t, h, w = r['shape']
+    times, flops, ratios = r['times'], r['flops'], (0.0, args.ratio)
 
     def median(ratio: float, key: str) -> float:
         values = sorted(x[key] for x in times[ratio])
         return values[len(values) // 2]
 
     print(f'config: {args.config}; batch {args.batch} x {t} frames x {h}x{w} px, captions of '
-          f'{text.shape[1]} tokens; {torch.get_num_threads()} CPU threads')
-    print(f'tokens per frame in the video tower: 1 + {patches} (ratio 0) vs '
-          f'1 + {num_kept(patches, args.ratio)} (ratio {args.ratio})')
+          f'{r["text_tokens"]} tokens; {torch.get_num_threads()} CPU threads')
+    print(f'tokens per frame in the video tower: 1 + {r["patches"]} (ratio 0) vs '
+          f'1 + {r["kept"]} (ratio {args.ratio})')
     for ratio in ratios:
         print(f'ratio {ratio}: train step wall {median(ratio, "wall"):.2f} s (steps: '
               + ', '.join(f'{x["wall"]:.2f}' for x in times[ratio])

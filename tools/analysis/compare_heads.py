@@ -10,106 +10,26 @@ Every run is ``configs/demo/synthetic_motion_retrieval.py`` (tiny random-init CL
 The tiny CLIP's text tower has 2 layers, so seqTransf and CLIP2Video use 2-layer temporal
 transformers here (all copied from the text layers, as the 4 of the B/32 configs are).
 The data (``tools/data/make_synthetic_retrieval.py``, default sizes) is written to
-``--data`` when it is not there.
+``--data`` when it is not there. The runs are :mod:`mmstan.analysis.compare_heads`.
 """
-import argparse
-import copy
-import json
-import math
-import os.path as osp
-import sys
-import tempfile
-import time
-from typing import Dict, List, Optional
+from mmstan.utils.quiet import quiet_pkg_resources
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
+quiet_pkg_resources()
 
-from mmengine.config import Config  # noqa: E402
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os.path as osp  # noqa: E402
+import tempfile  # noqa: E402
+from typing import List  # noqa: E402
 
-#: Iterations the final train loss is averaged over.
-FINAL_ITERS = 10
-DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
-MEAN_POOL = dict(type='CLIPMeanPool', input_resolution=32)
-#: name -> (row label, backbone (None: the demo's CLIPSTAN), head)
-HEADS = {
-    'mean': ('mean pooling (CLIP4Clip meanP)', MEAN_POOL, dict(type='MeanPHead')),
-    'seqtransf': ('seqTransf (CLIP4Clip)', MEAN_POOL, dict(type='SeqTransfHead', num_layers=2)),
-    'clip2video': ('CLIP2Video (TDB + TAB, K=5)', MEAN_POOL,
-                   dict(type='CLIP2VideoHead', num_layers=2, num_centers=5, global_weight=0.5)),
-    'stan': ('STAN (mean similarity)', None, dict(type='MeanPHead')),
-    # the demo's Mug head: without [SOT] (drop_sot, see the demo config's header)
-    'stan_mug': ('STAN + Mug', None, dict(type='MugHead', mode='mug', drop_sot=True)),
-}
-
-
-def ensure_data(path: str) -> None:
-    """Write the synthetic retrieval set to ``path`` unless it is there."""
-    if osp.isfile(osp.join(path, 'train.json')) and osp.isfile(osp.join(path, 'test.json')):
-        return
-    print(f'writing the synthetic retrieval set to {path}')
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    from make_synthetic_retrieval import main as make
-    make(['--out', path])
-
-
-def run_config(name: str, seed: int, data: str, work_dir: str, epochs: Optional[int]) -> Config:
-    """The demo config with head ``name``'s backbone and head, on ``data``."""
-    cfg = Config.fromfile(DEMO)
-    _, backbone, head = HEADS[name]
-    if backbone is not None:
-        cfg.model.backbone = copy.deepcopy(backbone)
-    cfg.model.head = copy.deepcopy(head)
-    for loader, ann in (('train_dataloader', 'train.json'), ('test_dataloader', 'test.json')):
-        cfg[loader] = copy.deepcopy(cfg[loader])
-        cfg[loader].dataset.update(data_root=data, ann_file=ann)
-    if epochs is not None:
-        warmup, cosine = cfg.param_scheduler  # warmup 1 epoch, cosine over the rest
-        cfg.train_cfg.max_epochs = epochs
-        cosine.update(end=epochs, T_max=epochs - 1)
-        cfg.param_scheduler = [warmup, cosine] if epochs > 1 else [warmup]
-    cfg.train_cfg.val_interval = 10 ** 9  # evaluated once, by the test loop, after training
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1, save_last=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 9)
-    cfg.log_level = 'WARNING'
-    cfg.randomness = dict(seed=seed)
-    cfg.work_dir = osp.join(work_dir, f'{name}_seed{seed}')
-    cfg.experiment_name = f'compare_heads_{name}_seed{seed}'
-    return cfg
-
-
-def train_and_test(cfg: Config) -> Dict[str, float]:
-    """Train with the config's schedule, then the retrieval test loop's metrics."""
-    from mmengine.runner import Runner
-
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    # mean train loss (L_t2v + L_v2t) of the last iterations: 2 ln(batch) = all scores equal
-    final_loss = runner.message_hub.get_scalar('train/loss').mean(FINAL_ITERS)
-    metrics = runner.test()
-    metrics['final_loss'] = float(final_loss)
-    metrics['head_params'] = sum(p.numel() for p in runner.model.head.parameters())
-    return metrics
-
-
-def format_table(rows: List[dict], seeds: List[int]) -> str:
-    header = (['head', 'head params'] + [f'R@1 seed {s}' for s in seeds] + ['R@1 mean']
-              + [f'final loss seed {s}' for s in seeds])
-    lines = []
-    for row in rows:
-        r1 = [row['r1'][s] for s in seeds]
-        lines.append([row['label'], f'{row["params"]:,}'] + [f'{v:.1f}' for v in r1]
-                     + [f'{sum(r1) / len(r1):.1f}'] + [f'{row["loss"][s]:.2f}' for s in seeds])
-    widths = [max(len(x) for x in col) for col in zip(header, *lines)]
-    fmt = '| ' + ' | '.join('{:<' + str(w) + '}' for w in widths) + ' |'
-    out = [fmt.format(*header), '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
-    return '\n'.join(out + [fmt.format(*line) for line in lines])
+from mmstan.analysis.compare_heads import DEMO, FINAL_ITERS, HEADS, compare_heads, format_table  # noqa: E402
+from mmstan.utils.paths import REPO_ROOT  # noqa: E402
 
 
 def main(argv=None) -> List[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--data', default=osp.join(ROOT, 'data', 'synthetic_retrieval'),
+    parser.add_argument('--data', default=osp.join(REPO_ROOT, 'data', 'synthetic_retrieval'),
                         help='synthetic retrieval set (written here when missing)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--heads', nargs='+', choices=list(HEADS), default=list(HEADS))
@@ -117,35 +37,20 @@ def main(argv=None) -> List[dict]:
                         help="training epochs (default: the demo config's)")
     parser.add_argument('--work-dir', default=None, help='run folders (default: a temporary one)')
     args = parser.parse_args(argv)
-    import mmstan  # noqa: F401  (registers the models)
-
     data = osp.abspath(args.data)
-    ensure_data(data)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='compare_heads_')
-    rows = {name: dict(label=HEADS[name][0], r1={}, loss={}, params=0) for name in args.heads}
-    runs = [(seed, name) for seed in args.seeds for name in args.heads]
-    epochs = batch = None
-    for i, (seed, name) in enumerate(runs, 1):
-        cfg = run_config(name, seed, data, work_dir, args.epochs)
-        epochs, batch = cfg.train_cfg.max_epochs, cfg.train_dataloader.batch_size
-        start = time.time()
-        metrics = train_and_test(cfg)
-        r1 = metrics['retrieval/t2v/R1']
-        rows[name]['r1'][seed] = r1
-        rows[name]['loss'][seed] = metrics['final_loss']
-        rows[name]['params'] = metrics['head_params']
-        print(f'[{i}/{len(runs)}] {HEADS[name][0]}, seed {seed}: t2v R@1 {r1:.1f}, final '
-              f'train loss {metrics["final_loss"]:.2f} ({time.time() - start:.0f} s)', flush=True)
+    result = compare_heads(data, args.seeds, args.heads, work_dir, args.epochs)
+    epochs, batch = result['epochs'], result['batch']
     with open(osp.join(data, 'test.json')) as f:
         test = json.load(f)
     captions = sum(len(c) for c in test.values())
     print(f'\nt2v R@1 (%) on the test split of {data} ({len(test)} videos, {captions} captions; '
           f'chance {100 / len(test):.1f}), after the same {epochs}-epoch CPU training (tiny '
-          f'random-init CLIP, {osp.relpath(DEMO, ROOT)} schedule); final loss = mean train loss '
+          f'random-init CLIP, {osp.relpath(DEMO, REPO_ROOT)} schedule); final loss = mean train loss '
           f'(L_t2v + L_v2t) of the last {FINAL_ITERS} iterations, where 2 ln(batch {batch}) = '
           f'{2 * math.log(batch):.2f} means every score equal (collapse):')
-    print(format_table(list(rows.values()), args.seeds))
-    return list(rows.values())
+    print(format_table(result['rows'], args.seeds))
+    return result['rows']
 
 
 if __name__ == '__main__':

@@ -32,20 +32,22 @@ environment turned it on; the header says which). ``--cpu-smoke``: a tiny CLIP
 on the CPU (bf16 = CPU autocast), peak memory and MFU ``n/a``: it checks the script, not
 the machine.
 """
-import argparse
-import copy
-import gc
-import json
-import os.path as osp
-import platform
-import re
-import sys
-import time
-from typing import Callable, Dict, List, Optional, Tuple
+from mmstan.utils.quiet import quiet_pkg_resources
+
+quiet_pkg_resources()
+
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import os.path as osp  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -104,7 +106,7 @@ def build(cfg: Config, device: str):
 
 def build_pair(cfg: Config, device: str, embed_dim: int):
     """The STAN recognizer and its mean-pooling twin (CLIP weights shared)."""
-    from benchmark import mean_pool_cfg, share_weights
+    from mmstan.analysis.benchmark import mean_pool_cfg, share_weights
 
     cfg.model.cls_head.in_channels = embed_dim
     torch.manual_seed(0)

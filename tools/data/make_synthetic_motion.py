@@ -14,99 +14,15 @@ Output (in ``--out``)::
     classes.txt                        label map, one class name per line
 
 Usage: ``python tools/data/make_synthetic_motion.py --out data/synthetic_motion``
+(the generator is :func:`mmstan.datasets.synthetic.write_synthetic_motion`).
 """
-import argparse
-import json
-import os
-from typing import List, Tuple
+from mmstan.utils.quiet import quiet_pkg_resources
 
-import cv2
-import numpy as np
-from tqdm import tqdm
+quiet_pkg_resources()
 
-CLASSES = ('moving left', 'moving right', 'moving up', 'moving down')
-#: (dx, dy) per frame for each class, in units of the speed.
-DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
-COLORS = {'red': (220, 40, 40), 'green': (40, 200, 60), 'blue': (50, 80, 230),
-          'yellow': (230, 210, 40), 'white': (240, 240, 240)}
-SHAPES = ('square', 'circle')
-#: Bump when the generated data changes, so stale copies are regenerated.
-FORMAT_VERSION = 2
+import argparse  # noqa: E402
 
-
-def draw_shape(frame: np.ndarray, shape: str, center: Tuple[float, float], radius: int,
-               color: Tuple[int, int, int]) -> None:
-    """Draw a filled shape (RGB color) into ``frame`` in place."""
-    cx, cy = int(round(center[0])), int(round(center[1]))
-    bgr = color[::-1]
-    if shape == 'square':
-        cv2.rectangle(frame, (cx - radius, cy - radius), (cx + radius, cy + radius), bgr, -1)
-    else:
-        cv2.circle(frame, (cx, cy), radius, bgr, -1)
-
-
-def make_clip(rng: np.random.Generator, label: int, size: int, frames: int,
-              noise: float) -> Tuple[np.ndarray, str, str]:
-    """One clip ``[frames, size, size, 3]`` (BGR uint8), its shape and its color name."""
-    shape = SHAPES[rng.integers(len(SHAPES))]
-    color_name = list(COLORS)[rng.integers(len(COLORS))]
-    radius = max(2, size // 6)
-    speed = max(1.0, size / 16)
-    travel = speed * (frames - 1)
-    dx, dy = DIRECTIONS[label]
-    lo, hi = radius + 1, size - radius - 2
-    start = []
-    for d in (dx, dy):
-        if d > 0:
-            start.append(rng.uniform(lo, hi - travel))
-        elif d < 0:
-            start.append(rng.uniform(lo + travel, hi))
-        else:
-            start.append(rng.uniform(lo, hi))
-    background = np.full((size, size, 3), 60, np.float32)
-    background += rng.normal(0, noise, size=(size, size, 1))
-    clip = np.empty((frames, size, size, 3), np.uint8)
-    for t in range(frames):
-        frame = np.clip(background, 0, 255).astype(np.uint8)
-        center = (start[0] + dx * speed * t, start[1] + dy * speed * t)
-        draw_shape(frame, shape, center, radius, COLORS[color_name])
-        clip[t] = frame
-    return clip, shape, color_name
-
-
-def write_video(path: str, clip: np.ndarray, fps: int = 8) -> None:
-    """Write ``[T, H, W, 3]`` BGR frames as an mp4 (MPEG-4 part 2)."""
-    h, w = clip.shape[1:3]
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f'OpenCV cannot write {path}; is opencv built with ffmpeg?')
-    for frame in clip:
-        writer.write(frame)
-    writer.release()
-
-
-def captions_for(shape: str, color: str, label: int) -> List[str]:
-    direction = CLASSES[label].split()[1]
-    return [f'a {color} {shape} moving {direction}',
-            f'the {shape} moves to the {direction}' if label < 2 else f'the {shape} moves {direction}',
-            f'{color} {shape} going {direction}']
-
-
-def make_split(out: str, split: str, num: int, rng: np.random.Generator, size: int,
-               frames: int, noise: float) -> None:
-    os.makedirs(os.path.join(out, 'videos', split), exist_ok=True)
-    lines, captions = [], {}
-    for i in tqdm(range(num), desc=f'{split} clips', unit='clip'):
-        label = i % len(CLASSES)
-        clip, shape, color = make_clip(rng, label, size, frames, noise)
-        name = f'{split}/{i:05d}.mp4'
-        write_video(os.path.join(out, 'videos', name), clip)
-        lines.append(f'{name} {label}')
-        captions[name] = captions_for(shape, color, label)
-    with open(os.path.join(out, f'{split}.txt'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    with open(os.path.join(out, f'{split}_captions.json'), 'w') as f:
-        json.dump(captions, f, indent=0)
+from mmstan.datasets.synthetic import write_synthetic_motion  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -119,14 +35,8 @@ def main(argv=None) -> None:
     parser.add_argument('--noise', type=float, default=4.0, help='background noise std')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    rng = np.random.default_rng(args.seed)
-    make_split(args.out, 'train', args.num_train, rng, args.size, args.frames, args.noise)
-    make_split(args.out, 'val', args.num_val, rng, args.size, args.frames, args.noise)
-    with open(os.path.join(args.out, 'classes.txt'), 'w') as f:
-        f.write('\n'.join(CLASSES) + '\n')
-    with open(os.path.join(args.out, 'meta.json'), 'w') as f:
-        json.dump(dict(vars(args), format_version=FORMAT_VERSION), f)
-    print(f'wrote {args.num_train} train and {args.num_val} val clips to {args.out}')
+    write_synthetic_motion(args.out, args.num_train, args.num_val, args.size, args.frames,
+                           args.noise, args.seed)
 
 
 if __name__ == '__main__':

@@ -18,53 +18,16 @@ Usage::
     # with any retrieval config:
     python tools/test.py configs/mugstan/msvd.py CKPT --cfg-options \\
         test_dataloader.dataset.data_root=data/synthetic_retrieval
+
+The generator is :func:`mmstan.datasets.synthetic.write_synthetic_retrieval`.
 """
-import argparse
-import json
-import os
-import os.path as osp
-import sys
-from typing import List
+from mmstan.utils.quiet import quiet_pkg_resources
 
-import numpy as np
-from tqdm import tqdm
+quiet_pkg_resources()
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from make_synthetic_motion import CLASSES, make_clip, write_video  # noqa: E402
+import argparse  # noqa: E402
 
-TEMPLATES = (
-    'a {color} {shape} moving {direction}',
-    'the {shape} moves {direction}',
-    '{color} {shape} going {direction}',
-    'a {shape} that is {color} travels {direction}',
-    'something {color} slides {direction}',
-    'a {color} {shape} on a grey background heading {direction}',
-    'the {color} object goes {direction}',
-    'a {shape} in {color} drifting {direction}',
-    'a video of a {color} {shape} moving {direction}',
-    'watch the {color} {shape} move {direction}',
-)
-
-
-def captions_for(shape: str, color: str, label: int, count: int) -> List[str]:
-    """``count`` captions of one clip (the templates in turn, repeated if count > 10)."""
-    direction = CLASSES[label].split()[1]
-    return [TEMPLATES[i % len(TEMPLATES)].format(color=color, shape=shape, direction=direction)
-            for i in range(count)]
-
-
-def make_split(out: str, split: str, num: int, captions: int, rng: np.random.Generator,
-               size: int, frames: int) -> None:
-    os.makedirs(osp.join(out, 'videos', split), exist_ok=True)
-    ann = {}
-    for i in tqdm(range(num), desc=f'{split} clips', unit='clip'):
-        label = int(rng.integers(len(CLASSES)))
-        clip, shape, color = make_clip(rng, label, size, frames, noise=4.0)
-        name = f'{split}/{i:05d}.mp4'
-        write_video(osp.join(out, 'videos', name), clip)
-        ann[name] = captions_for(shape, color, label, captions)
-    with open(osp.join(out, f'{split}.json'), 'w') as f:
-        json.dump(ann, f, indent=0)
+from mmstan.datasets.synthetic import write_synthetic_retrieval  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -80,11 +43,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not 2 <= args.frames <= 10 or args.size < 32:
         parser.error('--frames must be 2-10 and --size at least 32 (the moving shape must fit)')
-    rng = np.random.default_rng(args.seed)
-    make_split(args.out, 'train', args.num_train, args.captions, rng, args.size, args.frames)
-    make_split(args.out, 'test', args.num_test, args.captions, rng, args.size, args.frames)
-    print(f'wrote {args.num_train} train and {args.num_test} test clips with {args.captions} '
-          f'captions each to {args.out}')
+    write_synthetic_retrieval(args.out, args.num_train, args.num_test, args.captions, args.size,
+                              args.frames, args.seed)
 
 
 if __name__ == '__main__':

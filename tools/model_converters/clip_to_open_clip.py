@@ -12,13 +12,16 @@ are kept, so the output still switches the model to QuickGELU as the original do
 the output as ``pretrained='out.pth'`` (``model.clip`` or a backbone); the configs also
 read SRC directly, this tool makes a TorchScript file weights-only and checks it offline.
 """
-import argparse
-import logging
+from mmstan.utils.quiet import quiet_pkg_resources
 
-from converter_io import check_unmatched, fail, read, write
+quiet_pkg_resources()
 
-from mmstan.errors import UserError
-from mmstan.models.clip.weights import OPENAI_META_KEYS, create_clip, is_openai_format
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+from mmstan.errors import UserError  # noqa: E402
+from mmstan.models.clip.weights import OPENAI_META_KEYS, create_clip, is_openai_format  # noqa: E402
+from mmstan.models.converter_io import check_unmatched, fail, read, write  # noqa: E402
 
 
 def main(argv=None) -> None:

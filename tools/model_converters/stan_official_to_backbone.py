@@ -10,11 +10,14 @@ preset='official', num_layers=4)`` (heads start fresh). The text tower (``text_b
 and head (``adapter.``) are left out and counted; any other key that does not convert is
 printed and the tool exits with status 1. ``--prefix ''`` reads a bare backbone state dict.
 """
-import argparse
+from mmstan.utils.quiet import quiet_pkg_resources
 
-from converter_io import check_unmatched, describe, fail, print_target, read, write
+quiet_pkg_resources()
 
-from mmstan.models.official_checkpoint import VISION_PREFIX, convert_official_backbone, official_target
+import argparse  # noqa: E402
+
+from mmstan.models.converter_io import check_unmatched, describe, fail, print_target, read, write  # noqa: E402
+from mmstan.models.official_checkpoint import VISION_PREFIX, convert_official_backbone, official_target  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -10,11 +10,14 @@ come from OpenAI's CLIP, which uses QuickGELU). The official Mug head has no par
 the logit scale stays the config's (``1 / tau``). Every key of the file must convert:
 otherwise the keys that did not are printed and the tool exits with status 1.
 """
-import argparse
+from mmstan.utils.quiet import quiet_pkg_resources
 
-from converter_io import check_unmatched, fail, print_target, read, write
+quiet_pkg_resources()
 
-from mmstan.models.official_checkpoint import convert_official_retriever, official_target
+import argparse  # noqa: E402
+
+from mmstan.models.converter_io import check_unmatched, fail, print_target, read, write  # noqa: E402
+from mmstan.models.official_checkpoint import convert_official_retriever, official_target  # noqa: E402
 
 LAYOUT = 'an official STAN retriever (backbone., text_backbone., adapter.)'
 

@@ -1,18 +1,16 @@
-"""Reading the datasets' own annotation files for ``prepare_recognition.py`` and
-``prepare_retrieval.py``: every malformed input ends in one :class:`UserError` that names the
-file, the line (or JSON entry) and what was expected, and a file with no usable row is an
-error, never an empty output.
+"""Reading the datasets' own annotation files for the preparers
+(:mod:`mmstan.datasets.preparation.recognition` and ``.retrieval``, behind
+``tools/data/prepare_recognition.py`` and ``prepare_retrieval.py``): every malformed input
+ends in one :class:`UserError` that names the file, the line (or JSON entry) and what was
+expected, and a file with no usable row is an error, never an empty output.
 """
 import csv
 import json
 import os.path as osp
-import sys
 from typing import Iterator, List, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # a checkout
-
-from mmstan.errors import UserError  # noqa: E402
-from mmstan.utils.paths import require_file  # noqa: E402
+from mmstan.errors import UserError
+from mmstan.utils.paths import require_file
 
 DELIMITER_NAMES = {',': 'comma', '\t': 'tab', ' ': 'space', ';': 'semicolon'}
 

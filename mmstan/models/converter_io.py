@@ -1,21 +1,17 @@
-"""Reading, checking and writing for the checkpoint converters in this folder.
-
-The converters import it as a sibling module (a script's folder is on ``sys.path``).
+"""Reading, checking and writing for the checkpoint converters of
+``tools/model_converters/`` (official STAN checkpoints, :mod:`.official_checkpoint`;
+OpenAI / open_clip CLIP files): what they print, and their one ``error:`` line and exit
+status 1 (:func:`fail`) for a file that does not convert.
 """
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import torch
+from torch import Tensor
 
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from mmstan.apis import read_checkpoint  # noqa: E402
-from mmstan.errors import UserError  # noqa: E402
+from mmstan.apis import read_checkpoint
+from mmstan.errors import UserError
 
 #: How many unmatched keys the one-line error names.
 SHOWN = 10
