@@ -182,20 +182,24 @@ else
         step "using cached mmcv wheel $WHEEL"
     fi
     "${PIP[@]}" install --no-deps --force-reinstall "$WHEEL"
-    # The wheel must hold the ops its key names (mmcv decides at build time).
-    INSTALLED_OPS=$(installed_mmcv_ops)
-    if [[ "$INSTALLED_OPS" != "$([[ "$MMCV_OPS" == cpu ]] && echo cpu || echo cuda)" ]]; then
-        rm -f "$WHEEL"
-        echo "error: $WHEEL has ${INSTALLED_OPS:-no} compiled ops, not the $MMCV_OPS ops its" \
-            "cache key names; removed it from the cache" >&2
-        exit 1
-    fi
+    NEW_WHEEL="$WHEEL"  # checked once mmcv can be imported (it needs mmengine, step 5)
 fi
 
 # 5. OpenMMLab + runtime + test requirements --------------------------------------
 step "installing OpenMMLab stack, runtime and test requirements"
 "${PIP[@]}" install -q -r "$ROOT/requirements/mminstall.txt" \
     -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+if [[ -n "${NEW_WHEEL:-}" ]]; then
+    # The wheel must hold the ops its key names (mmcv decides at build time).
+    INSTALLED_OPS=$(installed_mmcv_ops)
+    if [[ "$INSTALLED_OPS" != "$([[ "$MMCV_OPS" == cpu ]] && echo cpu || echo cuda)" ]]; then
+        rm -f "$NEW_WHEEL"
+        echo "error: $NEW_WHEEL has ${INSTALLED_OPS:-no} compiled ops, not the $MMCV_OPS ops" \
+            "its cache key names; removed it from the cache" >&2
+        exit 1
+    fi
+    step "mmcv $MMCV_VERSION: compiled $INSTALLED_OPS ops, as the wheel's cache key names"
+fi
 
 # 6. mmstan itself (editable) ------------------------------------------------------
 step "installing mmstan (editable)"
