@@ -4,7 +4,7 @@
 # for every caption; from random init, on some seeds (0 here) it starts closest to the
 # frames, the first steps move the nearly hard (tau = 100) token softmax onto it for every
 # pair, the scores then stop depending on the caption and training stays at 2 ln B
-# (issue 16, defect 4; measurements in README, "Known limitations").
+# (issue 16, defect 4; measured in docs/get_started.md, "Known limitations").
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/tiny_clip.py',
     '../_base_/models/clip_preprocessors.py'
