@@ -52,6 +52,16 @@ def run_config(name: str, seed: int, data: str, work_dir: str, epochs: Optional[
     for loader, ann in (('train_dataloader', 'train.json'), ('test_dataloader', 'test.json')):
         cfg[loader] = copy.deepcopy(cfg[loader])
         cfg[loader].dataset.update(data_root=data, ann_file=ann)
+    return measured_run(cfg, seed, osp.join(work_dir, f'{name}_seed{seed}'),
+                        f'compare_heads_{name}_seed{seed}', epochs)
+
+
+def measured_run(cfg: Config, seed: int, work_dir: str, name: str,
+                 epochs: Optional[int] = None) -> Config:
+    """``cfg`` set up for one measured run: ``epochs`` (None: the config's own; the
+    one-epoch warmup kept, the cosine shortened), no validation during training (tested
+    once by the test loop afterwards), no checkpoints, quiet logs, ``seed``, its own
+    ``work_dir`` and experiment ``name``."""
     if epochs is not None:
         warmup, cosine = cfg.param_scheduler  # warmup 1 epoch, cosine over the rest
         cfg.train_cfg.max_epochs = epochs
@@ -63,8 +73,8 @@ def run_config(name: str, seed: int, data: str, work_dir: str, epochs: Optional[
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 9)
     cfg.log_level = 'WARNING'
     cfg.randomness = dict(seed=seed)
-    cfg.work_dir = osp.join(work_dir, f'{name}_seed{seed}')
-    cfg.experiment_name = f'compare_heads_{name}_seed{seed}'
+    cfg.work_dir = work_dir
+    cfg.experiment_name = name
     return cfg
 
 

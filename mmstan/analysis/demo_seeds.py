@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmstan.datasets.synthetic import motion_set_is_current, write_synthetic_motion
 from mmstan.utils.paths import REPO_ROOT
 
-from .compare_heads import train_and_test
+from .compare_heads import measured_run, train_and_test
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 #: mode -> (row label, the head in place of the demo config's)
@@ -42,20 +42,8 @@ def run_config(mode: str, seed: int, data: str, work_dir: str, epochs: Optional[
     cfg.model.head = dict(MODES[mode][1])
     for loader in ('train_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data
-    if epochs is not None:
-        warmup, cosine = cfg.param_scheduler  # warmup 1 epoch, cosine over the rest
-        cfg.train_cfg.max_epochs = epochs
-        cosine.update(end=epochs, T_max=epochs - 1)
-        cfg.param_scheduler = [warmup, cosine] if epochs > 1 else [warmup]
-    cfg.train_cfg.val_interval = 10 ** 9  # evaluated once, by the test loop, after training
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1, save_last=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10 ** 9)
-    cfg.log_level = 'WARNING'
-    cfg.randomness = dict(seed=seed)
-    cfg.work_dir = osp.join(work_dir, f'{mode}_seed{seed}')
-    cfg.experiment_name = f'demo_seeds_{mode}_seed{seed}'
-    return cfg
+    return measured_run(cfg, seed, osp.join(work_dir, f'{mode}_seed{seed}'),
+                        f'demo_seeds_{mode}_seed{seed}', epochs)
 
 
 def format_table(rows: Dict[str, dict], seeds: List[int]) -> str:
