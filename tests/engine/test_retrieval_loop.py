@@ -17,6 +17,7 @@ from mmengine.config import Config
 from conftest import ROOT, run_tool
 from mmstan.datasets.synthetic import write_synthetic_retrieval
 from mmstan.engine.retrieval_loop import shard
+from mmstan.evaluation.retrieval_metric import retrieval_metrics
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 METRIC_KEYS = [f'retrieval/{d}/{m}' for d in ('t2v', 'v2t')
@@ -221,8 +222,13 @@ def _metrics_from_log(text):
 
 @pytest.mark.slow
 def test_two_processes_equal_one(tmp_path):
-    """tools/dist_test.sh with 2 CPU processes (gloo) == tools/test.py: the same metrics and
-    the same score matrix, on a set whose videos (15) and captions (45) do not split evenly."""
+    """tools/dist_test.sh with 2 CPU processes (gloo) == tools/test.py: the same score
+    matrix and caption owners, on a set whose videos (15) and captions (45) do not split
+    evenly, and each run's logged metrics are the metrics of its own matrix.
+
+    The logged metrics are not compared across the runs: the synthetic set repeats
+    captions, whose scores tie exactly in one run and differ in the last bit in the
+    other (captions are encoded in other batches), and a tie counts against the query."""
     from mmaction.registry import MODELS
     root = make_set(tmp_path / 'data', 15, 3)
     cfg = Config.fromfile(DEMO)
@@ -248,8 +254,10 @@ def test_two_processes_equal_one(tmp_path):
             blocks = pickle.load(f)
         from mmstan.evaluation import TextVideoRetrievalMetric
         sim, owner, _ = TextVideoRetrievalMetric.assemble(blocks)
-        results[procs] = (_metrics_from_log(proc.stdout + proc.stderr), sim, owner)
-    assert results[1][0] == results[2][0]
+        logged = _metrics_from_log(proc.stdout + proc.stderr)
+        own = {f'retrieval/{k}': f'{v:.4f}' for k, v in retrieval_metrics(sim, owner).items()}
+        assert {k: logged[k] for k in own if k in logged} == {k: own[k] for k in logged}, procs
+        results[procs] = (logged, sim, owner)
     assert results[1][1].shape == (45, 15)
     torch.testing.assert_close(results[1][1], results[2][1])
     assert torch.equal(results[1][2], results[2][2])
