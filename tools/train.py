@@ -66,8 +66,18 @@ def main(argv=None) -> None:
     def train():
         from mmengine.runner import Runner
         Runner.from_cfg(build_cfg(args)).train()
+        _end_distributed()
 
     run_or_explain(train)
+
+
+def _end_distributed() -> None:
+    """Close the process group before exit: a gloo group left to interpreter teardown
+    can abort a rank ('terminate called without an active exception')."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':
