@@ -51,9 +51,17 @@ class UnreadableVideosMixin:
         self.check_videos = check_videos
         super().__init__(*args, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
+    def check_ann_file(self) -> None:
+        """Raise a :class:`UserError` when the annotation is missing."""
         require_file(self.ann_file, 'annotation file',
                      'prepare the dataset (README "Datasets") or fix `ann_file` in the config')
+
+    def is_readable(self, info: dict) -> bool:
+        """Whether the video of sample ``info`` can be opened (see :func:`video_is_readable`)."""
+        return video_is_readable(info['filename'])
+
+    def load_data_list(self) -> List[dict]:
+        self.check_ann_file()
         data_list = super().load_data_list()
         check = self.test_mode if self.check_videos is None else self.check_videos
         return self._drop_unreadable(data_list) if check else data_list
@@ -62,7 +70,7 @@ class UnreadableVideosMixin:
         kept = []
         progress = ProgressBar(len(data_list)) if len(data_list) >= 200 else None
         for info in data_list:
-            if video_is_readable(info['filename']):
+            if self.is_readable(info):
                 kept.append(info)
             else:
                 print_log(f'skipping unreadable video {info["filename"]} (missing or corrupt)',

@@ -7,7 +7,7 @@ each dataset's public files into:
 """
 import json
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from mmaction.registry import DATASETS
 from mmengine.dataset import BaseDataset
@@ -59,16 +59,21 @@ class _CaptionAnnotations(BaseDataset):
     def _captions_of(self, captions: List[str]) -> List[str]:
         return [' '.join(captions)] if self.concat_captions else captions
 
-    def load_data_list(self) -> List[dict]:
+    def videos_and_captions(self) -> Iterable[Tuple[dict, List[str]]]:
+        """``(video fields, captions)`` per video: here ``dict(filename=path)`` from the
+        annotation JSON (subclasses read other stores)."""
         prefix = self.data_prefix.get('video', '')
+        for video, captions in read_caption_annotation(self.ann_file).items():
+            yield dict(filename=f'{prefix.rstrip("/")}/{video}' if prefix else video), captions
+
+    def load_data_list(self) -> List[dict]:
         data_list = []
-        for video_id, (video, captions) in enumerate(read_caption_annotation(self.ann_file).items()):
+        for video_id, (video, captions) in enumerate(self.videos_and_captions()):
             captions = self._captions_of(captions)
-            path = f'{prefix.rstrip("/")}/{video}' if prefix else video
             if self.per_video:
-                data_list.append(dict(filename=path, captions=captions, start_index=0, modality='RGB'))
+                data_list.append(dict(video, captions=captions, start_index=0, modality='RGB'))
             else:
-                data_list += [dict(filename=path, text=c, video_id=video_id, start_index=0,
+                data_list += [dict(video, text=c, video_id=video_id, start_index=0,
                                    modality='RGB') for c in captions]
         return data_list
 

@@ -12,7 +12,7 @@ import json
 import os.path as osp
 import pickle
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from tqdm import tqdm
 
@@ -243,12 +243,14 @@ def msvd(root: str, **_) -> Dict[str, object]:
 
 
 # ---------------------------------------------------------------- WebVid
+def read_webvid_csv(path: str) -> Iterator[Dict[str, str]]:
+    """``{video: <page_dir>/<videoid>.mp4, caption: name}`` per row of a WebVid CSV."""
+    for _, row in tqdm(af.iter_csv(path, ('videoid', 'name', 'page_dir')), desc='webvid'):
+        yield dict(video=f"{row['page_dir']}/{row['videoid']}.mp4", caption=row['name'])
+
+
 def webvid(root: str, csv_name: str = 'results_10M_train.csv', **_) -> Dict[str, object]:
-    items = []
-    rows = af.iter_csv(_path(root, csv_name), ('videoid', 'name', 'page_dir'))
-    for _, row in tqdm(rows, desc='webvid'):
-        items.append(dict(video=f"{row['page_dir']}/{row['videoid']}.mp4", caption=row['name']))
-    return {f'{osp.splitext(csv_name)[0]}.json': items}
+    return {f'{osp.splitext(csv_name)[0]}.json': list(read_webvid_csv(_path(root, csv_name)))}
 
 
 PREPARERS = dict(msrvtt=msrvtt, didemo=didemo, lsmdc=lsmdc, msvd=msvd, webvid=webvid)

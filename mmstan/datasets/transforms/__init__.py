@@ -1,3 +1,4 @@
+from .shard_decord import ShardDecordInit
 from .text import OpenCLIPTokenize
 
-__all__ = ['OpenCLIPTokenize']
+__all__ = ['OpenCLIPTokenize', 'ShardDecordInit']
