@@ -33,6 +33,7 @@ setup(
     extras_require={
         'mim': read_requirements('mminstall.txt'),
         'tests': read_requirements('tests.txt'),
+        'chat': read_requirements('chat.txt'),
     },
     zip_safe=False,
 )
