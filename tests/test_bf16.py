@@ -159,13 +159,13 @@ def test_retriever_step_in_bf16(name, monkeypatch):
     model = build(model_cfg)
     assert type(model.backbone).__name__ == 'CLIPSTAN'
     scores = []
-    infonce = video_text.symmetric_infonce
+    infonce = video_text.local_infonce
 
-    def recording_infonce(s, logit_scale):
-        scores.append(s)
-        return infonce(s, logit_scale)
+    def recording_infonce(t2v, v2t, logit_scale, offset=0):
+        scores.extend((t2v, v2t))
+        return infonce(t2v, v2t, logit_scale, offset)
 
-    monkeypatch.setattr(video_text, 'symmetric_infonce', recording_infonce)
+    monkeypatch.setattr(video_text, 'local_infonce', recording_infonce)
     text = torch.zeros(BATCH, 8, dtype=torch.long)
     text[:, 0], text[:, 3] = 49406, 49407
     text[:, 1:3] = torch.tensor([[320, 1929], [518, 1155], [320, 2442]])

@@ -1,3 +1,3 @@
-from .contrastive import gather_with_grad, symmetric_infonce
+from .contrastive import distributed_world, gather_with_grad, local_infonce, symmetric_infonce
 
-__all__ = ['gather_with_grad', 'symmetric_infonce']
+__all__ = ['distributed_world', 'gather_with_grad', 'local_infonce', 'symmetric_infonce']

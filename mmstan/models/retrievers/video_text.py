@@ -10,7 +10,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from ..clip import CLIPText, load_clip_from_config
-from ..losses import gather_with_grad, symmetric_infonce
+from ..losses import distributed_world, gather_with_grad, local_infonce
 from ..precision import float32_region, upcast
 
 
@@ -34,6 +34,11 @@ class VideoTextRetriever(BaseModel):
             ``w L_global + (1 - w) L_aligned``, each ``½ (L_t2v + L_v2t)``).
         logit_scale: InfoNCE logit scale (1 / temperature; 100 = temperature 0.01).
         learn_logit_scale: learn it (CLIP style, in log space) instead of fixing it.
+        local_loss: under distributed training, each rank scores its own captions against
+            all gathered videos and its own videos against all gathered captions
+            (``2 B²/W`` pairs per rank instead of ``B²``); loss and gradients equal the
+            global loss's (:mod:`mmstan.models.losses.contrastive` derives it). Worth it
+            for heads whose pair scoring is costly (Mug: ``K x T`` per pair).
         data_preprocessor: ``MultiModalDataPreprocessor`` config (``imgs`` and ``text``).
 
     Inputs: ``dict(imgs=[B, 1, 3, T, H, W], text=[B, K])``.
@@ -44,8 +49,8 @@ class VideoTextRetriever(BaseModel):
 
     def __init__(self, clip: dict, backbone: dict, text_frozen_layers: int = 0,
                  head: dict = dict(type='MugHead', mode='mug'), logit_scale: float = 100.0,
-                 learn_logit_scale: bool = False, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 learn_logit_scale: bool = False, local_loss: bool = False,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         clip_model = load_clip_from_config(clip, 'model.clip')
         self.backbone = MODELS.build(dict(backbone, clip_model=clip_model))
@@ -56,6 +61,7 @@ class VideoTextRetriever(BaseModel):
             self.log_logit_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer('log_logit_scale', log_scale)
+        self.local_loss = local_loss
 
     # ---- the encode / score API (test-time retrieval, tools/search.py) ----------------
     # Encode each video and each caption once, keep the features, score any set of
@@ -103,7 +109,7 @@ class VideoTextRetriever(BaseModel):
         """Modes:
 
         - ``'loss'``: ``inputs`` has ``imgs`` and ``text`` of B pairs (features all-gathered
-          across ranks with gradients); symmetric InfoNCE.
+          across ranks with gradients); symmetric InfoNCE, global or ``local_loss``.
         - ``'tensor'``: the ``[B, B]`` scores of the batch's captions with its videos.
         - ``'predict'`` (``test_step``): the features of whichever of ``imgs`` / ``text`` the
           batch has, ``dict(frames=[B, T, E])`` and/or ``dict(pooled=..., tokens=...,
@@ -121,16 +127,39 @@ class VideoTextRetriever(BaseModel):
         if mode == 'tensor':
             return self._in_float32(self.head, tokens, mask, pooled, frames)
         if mode == 'loss':
-            frames, pooled, tokens, mask = (gather_with_grad(x) for x in (frames, pooled, tokens, mask))
-            terms = self._in_float32(self.head.score_terms, tokens, mask, pooled, frames) \
-                if hasattr(self.head, 'score_terms') else \
-                [(1.0, self._in_float32(self.head, tokens, mask, pooled, frames))]
-            loss_t2v = loss_v2t = 0.0
-            for weight, scores in terms:
-                t2v, v2t = symmetric_infonce(scores, self.log_logit_scale.exp())
-                loss_t2v, loss_v2t = loss_t2v + weight * t2v, loss_v2t + weight * v2t
-            return dict(loss_t2v=loss_t2v, loss_v2t=loss_v2t)  # summed by mmengine: eq. 19
+            return self._contrastive_loss(frames, pooled, tokens, mask)
         raise ValueError(f'mode must be tensor, loss or predict, got {mode!r}')
+
+    def _contrastive_loss(self, frames: Tensor, pooled: Tensor, tokens: Tensor,
+                          mask: Tensor) -> Dict[str, Tensor]:
+        """``dict(loss_t2v, loss_v2t)`` of the local batch's b pairs, features gathered
+        across ranks with gradients: the global loss of the gathered ``[B, B]`` scores, or
+        with ``local_loss`` the local captions' ``[b, B]`` and local videos' ``[B, b]``
+        scores (same loss and gradients, see :mod:`mmstan.models.losses.contrastive`)."""
+        rank, world = distributed_world()
+        text = (tokens, mask, pooled)
+        all_text = tuple(gather_with_grad(x) for x in text)
+        all_frames = gather_with_grad(frames)
+        if self.local_loss and world > 1:
+            t2v_terms = self._score_terms(text, all_frames)
+            v2t_terms = self._score_terms(all_text, frames)
+            offset = rank * frames.shape[0]
+        else:
+            t2v_terms = v2t_terms = self._score_terms(all_text, all_frames)
+            offset = 0
+        loss_t2v = loss_v2t = 0.0
+        for (weight, t2v_scores), (_, v2t_scores) in zip(t2v_terms, v2t_terms):
+            t2v, v2t = local_infonce(t2v_scores, v2t_scores, self.log_logit_scale.exp(), offset)
+            loss_t2v, loss_v2t = loss_t2v + weight * t2v, loss_v2t + weight * v2t
+        return dict(loss_t2v=loss_t2v, loss_v2t=loss_v2t)  # summed by mmengine: eq. 19
+
+    def _score_terms(self, text: Tuple[Tensor, Tensor, Tensor], video: Tensor) -> List[Tuple[float, Tensor]]:
+        """The head's weighted ``[M, N]`` score matrices of ``text = (tokens, mask,
+        pooled)`` with ``video``: its ``score_terms``, or its scores with weight 1."""
+        tokens, mask, pooled = text
+        if hasattr(self.head, 'score_terms'):
+            return self._in_float32(self.head.score_terms, tokens, mask, pooled, video)
+        return [(1.0, self._in_float32(self.head, tokens, mask, pooled, video))]
 
 
 def _with_text_tower(head: dict, text_tower: nn.Module) -> dict:
