@@ -174,6 +174,163 @@ def cpu_distributed() -> bool:
     return True
 
 
+def _fsdp_strategy():
+    from mmengine._strategy import FSDPStrategy
+    return FSDPStrategy
+
+
+def _patch_once(owner, name: str, make) -> bool:
+    """Replace ``owner.name`` by ``make(original)`` unless this fix (``make``'s qualified
+    name) already did, also below another fix's wrapper; returns True."""
+    tag, method = make.__qualname__, getattr(owner, name)
+    while method is not None:
+        if getattr(method, '_mmstan', None) == tag:
+            return True
+        method = getattr(method, '_mmstan_original', None)
+    original = getattr(owner, name)
+    patched = make(original)
+    patched._mmstan, patched._mmstan_original = tag, original
+    setattr(owner, name, patched)
+    return True
+
+
+def fsdp_optim_state_dict_to_load() -> bool:
+    """mmengine 0.10.7's ``FSDPStrategy.load_optim_state_dict`` passes
+    ``(optim_state_dict, model, optim)``, torch < 2.1's order; torch >= 2.1 takes
+    ``(model, optim, optim_state_dict)``, so ``--resume`` fails: pass them by name.
+    Installed by mmstan's tools for an FSDP config. Returns True if installed."""
+    import inspect
+
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    if list(inspect.signature(FSDP.optim_state_dict_to_load).parameters)[:3] != [
+            'model', 'optim', 'optim_state_dict']:
+        return False
+
+    def make(original):
+        def load_optim_state_dict(self, state_dict: dict) -> None:
+            optimizer = self.optim_wrapper.optimizer
+            self.optim_wrapper.load_state_dict(FSDP.optim_state_dict_to_load(
+                model=self.model, optim=optimizer, optim_state_dict=state_dict))
+        return load_optim_state_dict
+
+    return _patch_once(_fsdp_strategy(), 'load_optim_state_dict', make)
+
+
+def fsdp_base_param_settings() -> bool:
+    """mmengine 0.10.7's ``FSDPStrategy`` saves the optimizer through
+    ``FSDP.optim_state_dict``, which drops the optimizer wrapper's ``base_param_settings``
+    (mmengine's logged ``base_lr`` of a multi-group optimizer), so a resumed run logs another
+    base lr than a straight one: save it with the optimizer state and load it back.
+    Returns True if installed."""
+    strategy = _fsdp_strategy()
+
+    def save(original):
+        def optim_state_dict(self) -> dict:
+            state = original(self)
+            settings = getattr(self.optim_wrapper, 'base_param_settings', None)
+            if settings is not None:
+                state['base_param_settings'] = settings
+            return state
+        return optim_state_dict
+
+    def load(original):
+        def load_optim_state_dict(self, state_dict: dict) -> None:
+            settings = state_dict.pop('base_param_settings', None)
+            original(self, state_dict)
+            if settings is not None:
+                self.optim_wrapper.base_param_settings = settings
+        return load_optim_state_dict
+
+    return _patch_once(strategy, 'optim_state_dict', save) and \
+        _patch_once(strategy, 'load_optim_state_dict', load)
+
+
+def fsdp_cpu_device_id() -> bool:
+    """mmengine 0.10.7's ``FSDPStrategy._wrap_model`` gives FSDP ``device_id=LOCAL_RANK``,
+    which means ``cuda:LOCAL_RANK``: on a CPU host, wrap on the CPU. Installs nothing
+    when mmengine's device is not the CPU. Returns True if installed."""
+    from mmengine.device import get_device
+
+    if get_device() != 'cpu':
+        return False
+
+    def make(original):
+        def _wrap_model(self, model):
+            wrapper = dict(self.model_wrapper or dict(type='MMFullyShardedDataParallel'))
+            wrapper.setdefault('device_id', torch.device('cpu'))  # the config's keys win
+            self.model_wrapper = wrapper
+            return original(self, model)
+        return _wrap_model
+
+    return _patch_once(_fsdp_strategy(), '_wrap_model', make)
+
+
+def fsdp_clip_grad_norm() -> bool:
+    """mmengine 0.10.7's optimizer wrapper clips with ``torch.nn.utils.clip_grad_norm_``,
+    which under FSDP sees only this rank's shards (a per-rank norm, different clipping on
+    each rank): clip a norm ``clip_grad`` with the FSDP root's ``clip_grad_norm_``, the
+    norm of the whole model, on every rank. Returns True if installed."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    def make(original):
+        def build_optim_wrapper(self, optim_wrapper, model=None):
+            built = original(self, optim_wrapper, model)
+            model = model if model is not None else self.model
+            wrappers = getattr(built, 'optim_wrappers', {'': built})  # an OptimWrapperDict
+            for wrapper in wrappers.values():
+                kwargs = getattr(wrapper, 'clip_grad_kwargs', None)
+                if kwargs and wrapper.clip_func is torch.nn.utils.clip_grad_norm_ and \
+                        isinstance(model, FSDP):
+                    wrapper._clip_grad = _fsdp_clip_grad(wrapper, model)
+            return built
+        return build_optim_wrapper
+
+    return _patch_once(_fsdp_strategy(), 'build_optim_wrapper', make)
+
+
+def _fsdp_clip_grad(wrapper, model):
+    """``wrapper._clip_grad`` for the FSDP root ``model`` (a collective: every rank calls
+    it, also one whose shards hold no gradient); logs the pre-clip norm as mmengine does."""
+    def _clip_grad() -> None:
+        norm = model.clip_grad_norm_(wrapper.clip_grad_kwargs['max_norm'],
+                                     wrapper.clip_grad_kwargs.get('norm_type', 2.0))
+        wrapper.message_hub.update_scalar(f'train/{wrapper.grad_name}', float(norm))
+    return _clip_grad
+
+
+def fsdp_full_state_dict_on_cpu() -> bool:
+    """mmengine 0.10.7's ``state_dict_cfg='full'`` gathers with ``offload_to_cpu=True``;
+    on a CPU run FSDP's "offload" ``value.cpu()`` is not a copy (without the offload FSDP
+    clones), the saved optimizer state comes out wrong and ``--resume`` then differs from
+    a straight run: on the CPU gather without the offload. Installs nothing off the CPU.
+    Returns True if installed."""
+    from mmengine.device import get_device
+
+    if get_device() != 'cpu':
+        return False
+
+    def make(original):
+        def _init_state_dict_cfg(self, state_dict_cfg):
+            original(self, state_dict_cfg)
+            for config in (self.state_dict_config, self.optim_state_dict_config):
+                if getattr(config, 'offload_to_cpu', False):
+                    config.offload_to_cpu = False
+        return _init_state_dict_cfg
+
+    return _patch_once(_fsdp_strategy(), '_init_state_dict_cfg', make)
+
+
+#: The fixes mmstan's tools install for a config whose ``strategy`` is FSDPStrategy.
+FSDP_FIXES = (fsdp_optim_state_dict_to_load, fsdp_base_param_settings, fsdp_cpu_device_id,
+              fsdp_clip_grad_norm, fsdp_full_state_dict_on_cpu)
+
+
+def fsdp() -> dict:
+    """Install :data:`FSDP_FIXES`; returns ``{name: installed}``."""
+    return {fix.__name__: fix() for fix in FSDP_FIXES}
+
+
 def apply() -> None:
     """Apply the import-time fixes once (idempotent): the drn stub and the allow-list."""
     global _APPLIED

@@ -297,3 +297,149 @@ def test_tools_install_cpu_distributed_only_for_a_distributed_job(dist_init, mon
     args.launcher = 'pytorch'
     runner_config(args)
     assert dist_utils._init_dist_pytorch._mmstan
+
+
+@pytest.fixture
+def fsdp_strategy(monkeypatch):
+    """mmengine's FSDPStrategy, every method the FSDP fixes replace restored after the test."""
+    from mmengine._strategy import FSDPStrategy
+
+    for name in ('load_optim_state_dict', 'optim_state_dict', '_wrap_model', 'build_optim_wrapper',
+                 '_init_state_dict_cfg'):
+        monkeypatch.setattr(FSDPStrategy, name, getattr(FSDPStrategy, name))
+    return FSDPStrategy
+
+
+def test_fsdp_fixes_install_nothing_off_cpu(fsdp_strategy, monkeypatch):
+    import mmengine.device
+
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cuda')
+    before = dict(vars(fsdp_strategy))
+    assert compat.fsdp_cpu_device_id() is False and compat.fsdp_full_state_dict_on_cpu() is False
+    assert dict(vars(fsdp_strategy)) == before
+
+
+def test_fsdp_optim_state_dict_to_load_passes_arguments_by_name(fsdp_strategy, monkeypatch):
+    """torch's own signature binds mmengine's positional call wrongly (the state dict as
+    the model); the fix binds each argument to its name."""
+    import functools
+    import inspect
+    from types import SimpleNamespace
+
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    signature = inspect.signature(FSDP.optim_state_dict_to_load)
+    bound = []
+
+    @functools.wraps(FSDP.optim_state_dict_to_load)
+    def record(*args, **kwargs):
+        bound.append(signature.bind(*args, **kwargs).arguments)
+        return 'converted'
+
+    monkeypatch.setattr(FSDP, 'optim_state_dict_to_load', staticmethod(record))
+    loaded = []
+    strategy = SimpleNamespace(model='model', optim_wrapper=SimpleNamespace(
+        optimizer='optimizer', load_state_dict=loaded.append))
+    saved = {'state': {}, 'param_groups': []}
+    fsdp_strategy.load_optim_state_dict(strategy, saved)  # mmengine 0.10.7's call
+    assert bound[-1]['model'] is saved  # the defect
+    assert compat.fsdp_optim_state_dict_to_load() is True
+    fsdp_strategy.load_optim_state_dict(strategy, saved)
+    assert bound[-1] == dict(model='model', optim='optimizer', optim_state_dict=saved)
+    assert loaded == ['converted', 'converted']
+
+
+def test_fsdp_cpu_device_id(fsdp_strategy, monkeypatch):
+    """mmengine gives FSDP ``device_id=LOCAL_RANK`` (a CUDA device to torch); on the CPU the
+    fix wraps with the CPU device, and a config's own ``device_id`` still wins."""
+    from types import SimpleNamespace
+
+    import mmengine.device
+    from mmengine._strategy import fsdp as fsdp_module
+
+    built = []
+
+    def build(cfg, default_args):
+        built.append(dict(default_args, **cfg))  # mmengine's rule: the config's keys win
+        return SimpleNamespace(set_state_dict_type=lambda *args: None)
+
+    monkeypatch.setattr(fsdp_module.MODEL_WRAPPERS, 'build', build)
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    monkeypatch.setenv('LOCAL_RANK', '1')
+
+    def wrap(model_wrapper):
+        strategy = SimpleNamespace(model_wrapper=model_wrapper, state_dict_type=None,
+                                   state_dict_config=None, optim_state_dict_config=None,
+                                   activation_checkpointing=None)
+        fsdp_strategy._wrap_model(strategy, torch.nn.Linear(2, 2))
+        return built[-1]['device_id']
+
+    assert torch.device(wrap(None)).type == 'cuda'  # the defect: LOCAL_RANK is a CUDA index
+    assert compat.fsdp_cpu_device_id() is True
+    assert wrap(None) == torch.device('cpu')
+    assert wrap(dict(type='MMFullyShardedDataParallel', device_id='meta')) == 'meta'
+
+
+def test_fsdp_clip_grad_norm_clips_with_the_root(fsdp_strategy):
+    """The clip goes to the FSDP root's ``clip_grad_norm_`` (whole-model norm, a collective
+    every rank calls) with the config's max_norm and norm_type; its norm is logged."""
+    from mmengine.optim import OptimWrapper
+
+    linear = torch.nn.Linear(2, 2)
+    wrapper = OptimWrapper(torch.optim.SGD(linear.parameters(), lr=0.1),
+                           clip_grad=dict(max_norm=0.5, norm_type=3.0))
+    calls = []
+
+    class Root:
+        def clip_grad_norm_(self, max_norm, norm_type):
+            calls.append((max_norm, norm_type))
+            return torch.tensor(7.0)
+
+    wrapper._clip_grad = compat._fsdp_clip_grad(wrapper, Root())
+    wrapper._clip_grad()  # also on a rank whose shards hold no gradient (none here)
+    assert calls == [(0.5, 3.0)]
+    assert wrapper.message_hub.get_scalar('train/grad_norm').current() == 7.0
+    assert compat.fsdp_clip_grad_norm() is True
+
+
+def test_fsdp_full_state_dict_gathers_without_offload_on_cpu(fsdp_strategy, monkeypatch):
+    import mmengine.device
+
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    strategy = fsdp_strategy.__new__(fsdp_strategy)
+    fsdp_strategy._init_state_dict_cfg(strategy, 'full')
+    assert strategy.state_dict_config.offload_to_cpu  # mmengine 0.10.7's 'full'
+    assert compat.fsdp_full_state_dict_on_cpu() is True
+    fsdp_strategy._init_state_dict_cfg(strategy, 'full')
+    assert not strategy.state_dict_config.offload_to_cpu
+    assert not strategy.optim_state_dict_config.offload_to_cpu
+    assert strategy.state_dict_config.rank0_only  # the rest of 'full' unchanged
+
+
+def test_fsdp_optimizer_checkpoint_keeps_base_param_settings(fsdp_strategy, monkeypatch):
+    """FSDP.optim_state_dict drops the wrapper's base_param_settings (mmengine's logged
+    base_lr); with the fix it is saved and loaded back, after the by-name fix's load."""
+    from types import SimpleNamespace
+
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    monkeypatch.setattr(FSDP, 'optim_state_dict',
+                        staticmethod(lambda model, optim: {'state': {}, 'param_groups': []}))
+    monkeypatch.setattr(FSDP, 'optim_state_dict_to_load', staticmethod(
+        lambda model, optim, optim_state_dict, **kwargs: dict(optim_state_dict, converted=True)))
+    loaded = []
+    settings = {'lr': 0.25}
+    strategy = SimpleNamespace(model='model', optim_wrapper=SimpleNamespace(
+        optimizer='optimizer', base_param_settings=settings, load_state_dict=loaded.append))
+    assert 'base_param_settings' not in fsdp_strategy.optim_state_dict(strategy)  # the defect
+    assert compat.fsdp_optim_state_dict_to_load() and compat.fsdp_base_param_settings()
+    saved = fsdp_strategy.optim_state_dict(strategy)
+    assert saved['base_param_settings'] is settings
+    strategy.optim_wrapper.base_param_settings = {'lr': 1.0}
+    fsdp_strategy.load_optim_state_dict(strategy, saved)
+    assert strategy.optim_wrapper.base_param_settings is settings
+    assert loaded == [{'state': {}, 'param_groups': [], 'converted': True}]
+    assert compat.fsdp_optim_state_dict_to_load() and compat.fsdp_base_param_settings()  # once
+    load = fsdp_strategy.load_optim_state_dict  # installed once each: two wrappers, not four
+    assert load._mmstan_original._mmstan_original is not None
+    assert not hasattr(load._mmstan_original._mmstan_original, '_mmstan')

@@ -1,11 +1,12 @@
-"""Test a checkpoint with the standard mmengine Runner (same flags as mmaction2's)."""
+"""Test a checkpoint with the runner the config names (mmengine's Runner unless it sets
+``runner_type``, e.g. FlexibleRunner for FSDP; same flags as mmaction2's)."""
 from mmstan.utils.quiet import quiet_pkg_resources
 
 quiet_pkg_resources()
 
 import argparse  # noqa: E402
 
-from mmstan.utils.cli import add_runner_args, require_checkpoint, run_or_explain, runner_config  # noqa: E402
+from mmstan.utils.cli import add_runner_args, build_runner, require_checkpoint, run_or_explain, runner_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -24,14 +25,13 @@ def main(argv=None) -> None:
     args = parse_args(argv)
 
     def test():
-        from mmengine.runner import Runner
         cfg = runner_config(args)
         cfg.load_from = require_checkpoint(args.checkpoint)
         if args.dump:
             cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
                 cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
             cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.dump))
-        Runner.from_cfg(cfg).test()
+        build_runner(cfg).test()
 
     run_or_explain(test)
 

@@ -1,11 +1,12 @@
-"""Train a model with the standard mmengine Runner (same flags as mmaction2's)."""
+"""Train a model with the runner the config names (mmengine's Runner unless it sets
+``runner_type``, e.g. FlexibleRunner for FSDP; same flags as mmaction2's)."""
 from mmstan.utils.quiet import quiet_pkg_resources
 
 quiet_pkg_resources()
 
 import argparse  # noqa: E402
 
-from mmstan.utils.cli import add_runner_args, require_checkpoint, run_or_explain, runner_config  # noqa: E402
+from mmstan.utils.cli import add_runner_args, build_runner, require_checkpoint, run_or_explain, runner_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,8 +65,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
 
     def train():
-        from mmengine.runner import Runner
-        Runner.from_cfg(build_cfg(args)).train()
+        build_runner(build_cfg(args)).train()
         _end_distributed()
 
     run_or_explain(train)

@@ -62,8 +62,34 @@ def runner_config(args: argparse.Namespace) -> Config:
     route_checkpoint_urls(cfg)  # http(s) load_from / init_cfg: verified download
     if cfg.launcher != 'none':
         compat.cpu_distributed()  # a distributed job on CPU (installs nothing on a GPU host)
+    if uses_fsdp(cfg):
+        if 'runner_type' not in cfg:  # the plain Runner would ignore `strategy`
+            raise UserError(f'{args.config}: strategy FSDPStrategy needs '
+                            "runner_type = 'FlexibleRunner' (inherit configs/_base_/strategies/fsdp.py)")
+        if cfg.launcher == 'none':
+            raise UserError(f'{args.config}: FSDPStrategy shards the model over processes; launch '
+                            'with tools/dist_train.sh / dist_test.sh (--launcher pytorch or slurm)')
+        compat.fsdp()  # mmengine 0.10.7's FSDPStrategy fixes (mmstan/compat.py)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
+
+
+def uses_fsdp(cfg: Config) -> bool:
+    """Whether ``cfg`` trains / tests through mmengine's ``FSDPStrategy``."""
+    strategy = cfg.get('strategy') or {}
+    kind = strategy.get('type') if isinstance(strategy, dict) else type(strategy).__name__
+    return getattr(kind, '__name__', kind) == 'FSDPStrategy'
+
+
+def build_runner(cfg: Config):
+    """The runner ``cfg`` asks for, as mmaction2's / mmpretrain's tools build it: the plain
+    mmengine ``Runner`` by default, ``RUNNERS.build(cfg)`` when the config sets
+    ``runner_type`` (``'FlexibleRunner'`` for FSDP, see configs/_base_/strategies/fsdp.py)."""
+    if 'runner_type' not in cfg:
+        from mmengine.runner import Runner
+        return Runner.from_cfg(cfg)
+    from mmaction.registry import RUNNERS
+    return RUNNERS.build(cfg)
 
 
 def default_work_dir(config: str) -> str:
