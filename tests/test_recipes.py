@@ -74,7 +74,8 @@ def test_recipe_numbers_match_the_paper(name):
 def test_webvid_pretraining_reads_webvid_10m():
     """[M] §IV post-trains on WebVid10M (10.7M pairs), not WebVid-2.5M."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mugstan', 'webvid_pretrain.py'))
-    assert cfg.train_dataloader.dataset.ann_file == 'results_10M_train.json'
+    dataset = cfg.train_dataloader.dataset  # shards of results_10M_train.json (make_shards.py)
+    assert dataset.type == 'ShardedVideoCaptionDataset' and dataset.ann_file == 'shards_10M'
     assert cfg.train_cfg.max_epochs == 3
     meta = open(osp.join(ROOT, 'configs', 'mugstan', 'metafile.yml')).read()
     assert 'WebVid-2' not in meta and 'WebVid-10M' in meta

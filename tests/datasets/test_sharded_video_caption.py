@@ -135,3 +135,22 @@ def test_missing_index_and_plain_decordinit_are_user_errors(broken_shards):
     index_shards(broken_shards)
     with pytest.raises(UserError, match='ShardDecordInit'):
         ShardedVideoCaptionDataset(ann_file=broken_shards, pipeline=[dict(type='DecordInit')])
+
+
+def test_webvid_pretrain_config_reads_shards(tmp_path):
+    """configs/mugstan/webvid_pretrain.py's training data, pointed at small shards, gives
+    12-frame 224 px clips and 64 tokens, from a resumable sampler and loop."""
+    from mmaction.registry import DATASETS
+    from mmengine.config import Config
+
+    from conftest import ROOT
+
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mugstan', 'webvid_pretrain.py'))
+    assert cfg.train_dataloader.sampler.type == 'ResumableSampler'
+    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
+    captions = make_videos(str(tmp_path / 'videos'), 3)
+    make_uneven_shards(str(tmp_path / 'shards_10M'), str(tmp_path / 'videos'), captions, [2, 1])
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(tmp_path)))
+    sample = dataset[2]
+    assert sample['inputs']['imgs'].shape == (1, 3, 12, 224, 224)
+    assert sample['inputs']['text'].shape == (64,)
