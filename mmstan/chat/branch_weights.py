@@ -39,8 +39,8 @@ def branch_state(state: Dict[str, Tensor], source: str = 'checkpoint'
         return branch, sorted(set(state) - taken)
     prefixes = sorted({m.group(1) for k in state if (m := re.match(r'(.*?)stan\.layers\.\d+\.', k))})
     if len(prefixes) != 1:
-        raise UserError(f'{source} holds {"no" if not prefixes else len(prefixes)} STAN branches '
-                        f'{prefixes[:3] if prefixes else ""}; {HINT}')
+        found = f'{len(prefixes)} STAN branches ({", ".join(prefixes[:3])})' if prefixes else 'no STAN branch'
+        raise UserError(f'{source} holds {found}; {HINT}')
     head = prefixes[0] + 'stan.'
     branch = {'stan.' + k[len(head):]: v for k, v in state.items() if k.startswith(head)}
     return branch, sorted(k for k in state if not k.startswith(head))
