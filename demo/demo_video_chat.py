@@ -64,14 +64,9 @@ def chat(args: argparse.Namespace) -> None:
     import torch
 
     from mmstan.chat.frames import read_frames
-    from mmstan.errors import UserError
+    from mmstan.chat.llava import build_stan_llava
 
     cfg = settings(args)
-    try:
-        from mmstan.chat.llava import build_stan_llava
-    except ImportError as err:
-        raise UserError(f'video chat needs transformers ({err}); install it with '
-                        '`pip install -e .[chat]` (or -r requirements/chat.txt)') from None
     frames = read_frames(args.video, cfg.num_frames)  # before loading any model: fails fast
     dtype = getattr(torch, cfg.gpu_dtype) if str(args.device).startswith('cuda') else torch.float32
     tower = {k: v for k, v in cfg.tower.items() if v is not None}

@@ -43,8 +43,11 @@ def load_llava(name: str, dtype: torch.dtype = torch.float32) -> Tuple[nn.Module
     """``(LlavaForConditionalGeneration, tokenizer, image processor)`` from a local
     directory or an HF id (downloaded into the HF cache when online). Offline without a
     cached copy: one :class:`UserError` line naming what to download."""
-    from transformers import AutoImageProcessor, AutoTokenizer, LlavaForConditionalGeneration
-
+    try:
+        from transformers import AutoImageProcessor, AutoTokenizer, LlavaForConditionalGeneration
+    except ImportError as err:
+        raise UserError(f'video chat needs transformers ({err}); install it with '
+                        '`pip install -e .[chat]` (or -r requirements/chat.txt)') from None
     source = llava_source(name)
     try:
         model = LlavaForConditionalGeneration.from_pretrained(source, torch_dtype=dtype)

@@ -1,0 +1,67 @@
+"""demo/demo_video_chat.py end to end on files (a tiny LLaVA saved as an HF directory, a
+tiny Mug-STAN checkpoint, a synthetic video), and its one-line errors offline."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('transformers')
+
+from conftest import load_script, run_tool  # noqa: E402
+
+from mmstan.chat.tiny import tiny_llava, tiny_mugstan_state  # noqa: E402
+from mmstan.datasets.synthetic import make_clip, write_video  # noqa: E402
+
+DEMO = 'demo/demo_video_chat.py'
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    out = tmp_path_factory.mktemp('chat')
+    llava, tokenizer, processor = tiny_llava()
+    for part in (llava, tokenizer, processor):
+        part.save_pretrained(str(out / 'llava'))
+    torch.save({'state_dict': tiny_mugstan_state(num_frames=4)}, str(out / 'mugstan.pth'))
+    clip, _, _ = make_clip(np.random.default_rng(0), label=0, size=64, frames=8, noise=5.0)
+    write_video(str(out / 'clip.mp4'), clip)
+    return out
+
+
+def test_demo_answers_from_saved_files(files, capsys):
+    demo = load_script(DEMO)
+    demo.main([str(files / 'clip.mp4'), 'what happens in the video ?', '--llava', str(files / 'llava'),
+               '--checkpoint', str(files / 'mugstan.pth'), '--frames', '4', '--max-new-tokens', '3'])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith('video tokens: 4 frames -> 16 (4 per 1 frame(s)); branch on;')
+    assert out[1] == 'USER: what happens in the video ?' and out[2].startswith('ASSISTANT:')
+
+
+def test_missing_local_llava_and_missing_checkpoint_are_one_line_errors(files, capsys):
+    demo = load_script(DEMO)
+    video = str(files / 'clip.mp4')
+    cases = [
+        (['--llava', str(files / 'nowhere'), '--checkpoint', str(files / 'mugstan.pth')],
+         f'error: LLaVA model directory not found: {files / "nowhere"}; give a local copy'),
+        (['--llava', str(files / 'llava'), '--checkpoint', str(files / 'none.pth')],
+         f'error: Mug-STAN checkpoint not found: {files / "none.pth"}'),
+        (['--llava', str(files / 'llava')], 'error: --checkpoint: give the Mug-STAN checkpoint'),
+    ]
+    for args, expected in cases:
+        with pytest.raises(SystemExit) as exit_:
+            demo.main([video, 'what ?', '--frames', '4', *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 1 and len(err) == 1 and err[0].startswith(expected), err
+
+
+def test_offline_hf_id_names_what_to_download(files, tmp_path):
+    """HF_HUB_OFFLINE=1 and an empty HF cache: one line naming the model and the download."""
+    result = run_tool([DEMO, str(files / 'clip.mp4'), 'what ?', '--llava', 'llava-hf/llava-1.5-7b-hf',
+                       '--checkpoint', str(files / 'mugstan.pth'), '--frames', '4'],
+                      env=dict(HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path / 'hf')), timeout=300)
+    err = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert result.returncode == 1 and len(err) == 1, result.stderr[-2000:]
+    assert "error: LLaVA model 'llava-hf/llava-1.5-7b-hf' is not available here" in err[0]
+    assert '`huggingface-cli download llava-hf/llava-1.5-7b-hf --local-dir DIR`' in err[0]
+    assert 'Traceback' not in result.stderr
+    assert osp.isdir(files / 'llava')
