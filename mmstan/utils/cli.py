@@ -70,6 +70,8 @@ def runner_config(args: argparse.Namespace) -> Config:
             raise UserError(f'{args.config}: FSDPStrategy shards the model over processes; launch '
                             'with tools/dist_train.sh / dist_test.sh (--launcher pytorch or slurm)')
         compat.fsdp()  # mmengine 0.10.7's FSDPStrategy fixes (mmstan/compat.py)
+    if cfg.get('runner_type') == 'FlexibleRunner':
+        require_sized_train_set(cfg, args.config)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
 
@@ -79,6 +81,23 @@ def uses_fsdp(cfg: Config) -> bool:
     strategy = cfg.get('strategy') or {}
     kind = strategy.get('type') if isinstance(strategy, dict) else type(strategy).__name__
     return getattr(kind, '__name__', kind) == 'FSDPStrategy'
+
+
+def require_sized_train_set(cfg: Config, config: str) -> None:
+    """mmengine 0.10.7's ``FlexibleRunner.train()`` calls ``len(train_dataloader)``, which a
+    loader over an ``IterableDataset`` (a stream without a length) does not have: say so
+    before training starts. mmstan's datasets, the sharded WebVid one included, are
+    map-style (indexed) and have a length."""
+    from torch.utils.data import IterableDataset
+
+    kind = ((cfg.get('train_dataloader') or {}).get('dataset') or {}).get('type')
+    if isinstance(kind, str):
+        from mmaction.registry import DATASETS
+        kind = DATASETS.get(kind)
+    if isinstance(kind, type) and issubclass(kind, IterableDataset):
+        raise UserError(f'{config}: train_dataloader.dataset {kind.__name__} is an IterableDataset, '
+                        "which runner_type='FlexibleRunner' (FSDP) cannot train on (it needs "
+                        'len(train_dataloader)); use a map-style dataset (e.g. ShardedVideoCaptionDataset)')
 
 
 def build_runner(cfg: Config):

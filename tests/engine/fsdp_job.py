@@ -4,7 +4,8 @@ runs of the demo retriever through mmstan's tool plumbing (``runner_config`` +
 
 ``python -m torch.distributed.run --nproc_per_node 2 tests/engine/fsdp_job.py OUT DATA INIT``
 
-Each run trains from the checkpoint INIT and saves its last iteration; rank 0 writes
+Each run trains from the checkpoint INIT (INIT with ``_seq`` before ``.pth`` for the
+``SeqTransfHead`` model) and saves its last iteration; rank 0 writes
 ``OUT/results.json`` (validation metrics, pre-clip gradient norms, learning rates).
 """
 import argparse
@@ -19,6 +20,8 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
 FSDP_BASE = osp.join(ROOT, 'configs', '_base_', 'strategies', 'fsdp.py')
 #: Below every step's gradient norm of the demo model: each step is clipped.
 MAX_NORM = 0.05
+#: A head with parameters of its own (a copied CLIP text layer: an FSDP unit of its own).
+SEQ_HEAD = dict(type='SeqTransfHead', num_layers=1)
 
 
 def write_configs(out: str) -> dict:
@@ -54,7 +57,7 @@ def options(data: str, init: str, iters: int) -> dict:
 
 
 def run(name: str, config: str, out: str, data: str, init: str, iters: int, val: bool = False,
-        resume: bool = False, work_dir: str = None) -> dict:
+        resume: bool = False, work_dir: str = None, head: dict = None) -> dict:
     from mmengine.dist import barrier
 
     from mmstan.utils.cli import build_runner, runner_config
@@ -64,6 +67,8 @@ def run(name: str, config: str, out: str, data: str, init: str, iters: int, val:
                               local_rank=int(os.environ['LOCAL_RANK']))
     cfg = runner_config(args)
     cfg.experiment_name = name
+    if head is not None:
+        cfg.model.head = head
     cfg.train_dataloader.dataset.pipeline[1].test_mode = True  # the same frames in every run
     if resume:
         cfg.resume, cfg.load_from = True, None
@@ -84,7 +89,7 @@ def run(name: str, config: str, out: str, data: str, init: str, iters: int, val:
 
 def main() -> None:
     out, data, init = sys.argv[1:4]
-    scenarios = sys.argv[4].split(',') if len(sys.argv) > 4 else ['equal', 'resume']
+    scenarios = sys.argv[4].split(',') if len(sys.argv) > 4 else ['equal', 'learned_head', 'resume']
     configs = dict(ddp=DEMO, fsdp=osp.join(out, 'demo_fsdp.py'))
     if os.environ['RANK'] == '0':
         write_configs(out)
@@ -94,6 +99,11 @@ def main() -> None:
     if 'equal' in scenarios:  # 3 steps each, then validation
         results['ddp3'] = run('ddp3', configs['ddp'], out, data, init, 3, val=True)
         results['fsdp3'] = run('fsdp3', configs['fsdp'], out, data, init, 3, val=True)
+    if 'learned_head' in scenarios:  # a head with parameters of its own, in FSDP units too
+        init_seq = init.replace('.pth', '_seq.pth')
+        results['ddp1_seq'] = run('ddp1_seq', configs['ddp'], out, data, init_seq, 1, val=True, head=SEQ_HEAD)
+        results['fsdp1_seq'] = run('fsdp1_seq', configs['fsdp'], out, data, init_seq, 1,
+                                   val=True, head=SEQ_HEAD)
     if 'resume' in scenarios:  # 2 steps + save + resume + 2 steps vs 4 straight
         resumed = osp.join(out, 'fsdp2+2')
         results['fsdp2'] = run('fsdp2', configs['fsdp'], out, data, init, 2, work_dir=resumed)

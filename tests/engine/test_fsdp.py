@@ -30,6 +30,7 @@ def state_dict(path: str) -> dict:
 @pytest.fixture(scope='module')
 def job(tmp_path_factory):
     """Runs the 2-process job once: ``(out dir, results.json, initial state dict)``."""
+    from fsdp_job import SEQ_HEAD
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
 
@@ -41,8 +42,11 @@ def job(tmp_path_factory):
     cfg = Config.fromfile(DEMO)
     cfg.model.text_frozen_layers = 1
     init_default_scope('mmaction')
-    torch.manual_seed(0)
-    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(), meta={}), init)
+    for path, head in ((init, None), (init.replace('.pth', '_seq.pth'), SEQ_HEAD)):
+        if head is not None:
+            cfg.model.head = head
+        torch.manual_seed(0)
+        torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(), meta={}), path)
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     port = str(29500 + os.getpid() % 400)
     proc = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
@@ -107,9 +111,14 @@ def test_frozen_text_layers_stay_unchanged_under_fsdp(job):
 
 
 @pytest.mark.slow
-def test_fsdp_validation_gives_ddp_metrics(job):
-    """The retrieval val loop (videos encoded through FSDP's forward, captions scored by the
-    head) gives the metrics of the same model under DDP."""
-    _, results, _ = job
-    assert len(results['ddp3']['metrics']) == 10
-    assert results['fsdp3']['metrics'] == pytest.approx(results['ddp3']['metrics'], abs=1e-6)
+@pytest.mark.parametrize('ddp, fsdp', [('ddp3', 'fsdp3'), ('ddp1_seq', 'fsdp1_seq')])
+def test_fsdp_validation_gives_ddp_metrics(job, ddp, fsdp):
+    """The retrieval val loop (videos and captions encoded through FSDP's forward, captions
+    scored by the head's ``score`` outside it) gives the metrics of the same model under
+    DDP: for the Mug head, and for SeqTransfHead, whose own parameters (a copied text
+    layer, an FSDP unit of its own) score the gallery."""
+    out, results, _ = job
+    assert len(results[ddp]['metrics']) == 10
+    assert results[fsdp]['metrics'] == pytest.approx(results[ddp]['metrics'], abs=1e-6)
+    last = f'iter_{results[ddp]["iter"]}.pth'
+    assert_params_close(state_dict(osp.join(out, fsdp, last)), state_dict(osp.join(out, ddp, last)))

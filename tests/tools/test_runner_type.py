@@ -95,3 +95,24 @@ def test_fsdp_needs_runner_type_and_a_distributed_launch(tmp_path, monkeypatch):
     assert installed == ['cpu_distributed'] * 2  # no FSDP fixes without FSDP
     runner_config(args_for(fsdp, 'pytorch'))
     assert installed == ['cpu_distributed'] * 3 + ['fsdp']
+
+
+def test_flexible_runner_refuses_a_train_set_without_length(tmp_path):
+    """FlexibleRunner.train() calls len(train_dataloader): an IterableDataset is refused with
+    one line before training; mmstan's (map-style) datasets pass."""
+    from mmengine.config import Config
+    from torch.utils.data import DataLoader, IterableDataset
+
+    from mmstan.utils.cli import require_sized_train_set
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(range(3))
+
+    with pytest.raises(TypeError, match='len'):  # what FlexibleRunner.train() would meet
+        len(DataLoader(Stream(), batch_size=1))
+    with pytest.raises(UserError, match=r'x\.py: train_dataloader\.dataset Stream is an IterableDataset'):
+        require_sized_train_set(Config(dict(train_dataloader=dict(dataset=dict(type=Stream)))), 'x.py')
+    for kind in ('VideoCaptionDataset', 'ShardedVideoCaptionDataset', 'VideoDataset'):
+        require_sized_train_set(Config(dict(train_dataloader=dict(dataset=dict(type=kind)))), 'x.py')
+    require_sized_train_set(Config(dict(train_dataloader=None)), 'x.py')
