@@ -100,10 +100,21 @@ def require_sized_train_set(cfg: Config, config: str) -> None:
                         'len(train_dataloader)); use a map-style dataset (e.g. ShardedVideoCaptionDataset)')
 
 
+def shard_loss_scaler(cfg: Config) -> None:
+    """FSDPStrategy gives ``use_fsdp=True`` (a ``ShardedGradScaler``, whose inf check spans
+    all ranks) only to an optimizer wrapper named ``AmpOptimWrapper``; mmstan's
+    ``MixedPrecisionOptimWrapper`` (the schedules' and ``--amp``'s) gets it here."""
+    wrapper = cfg.get('optim_wrapper')
+    if isinstance(wrapper, dict) and wrapper.get('type') == 'MixedPrecisionOptimWrapper':
+        wrapper.setdefault('use_fsdp', True)
+
+
 def build_runner(cfg: Config):
     """The runner ``cfg`` asks for, as mmaction2's / mmpretrain's tools build it: the plain
     mmengine ``Runner`` by default, ``RUNNERS.build(cfg)`` when the config sets
     ``runner_type`` (``'FlexibleRunner'`` for FSDP, see configs/_base_/strategies/fsdp.py)."""
+    if uses_fsdp(cfg):
+        shard_loss_scaler(cfg)
     if 'runner_type' not in cfg:
         from mmengine.runner import Runner
         return Runner.from_cfg(cfg)

@@ -116,3 +116,20 @@ def test_flexible_runner_refuses_a_train_set_without_length(tmp_path):
     for kind in ('VideoCaptionDataset', 'ShardedVideoCaptionDataset', 'VideoDataset'):
         require_sized_train_set(Config(dict(train_dataloader=dict(dataset=dict(type=kind)))), 'x.py')
     require_sized_train_set(Config(dict(train_dataloader=None)), 'x.py')
+
+
+def test_fsdp_mixed_precision_gets_the_sharded_loss_scaler(built, tmp_path):
+    """Under FSDP, mmstan's MixedPrecisionOptimWrapper (fp16) scales with torch's
+    ShardedGradScaler, as FSDPStrategy arranges for mmengine's AmpOptimWrapper."""
+    from mmengine.config import Config
+    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+    from mmstan.engine.amp import _grad_scaler
+    from mmstan.utils.cli import build_runner
+
+    for strategy, expected in ((dict(type='FSDPStrategy'), True), (None, None)):
+        cfg = Config(dict(runner_type='FlexibleRunner', strategy=strategy,
+                          optim_wrapper=dict(type='MixedPrecisionOptimWrapper', dtype='fp16')))
+        build_runner(cfg)
+        assert cfg.optim_wrapper.get('use_fsdp') is expected
+    assert isinstance(_grad_scaler('cpu', 'dynamic', use_fsdp=True), ShardedGradScaler)
