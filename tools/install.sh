@@ -186,9 +186,12 @@ else
 fi
 
 # 5. OpenMMLab + runtime + test requirements --------------------------------------
-step "installing OpenMMLab stack, runtime and test requirements"
+# The chat extra (transformers, for mmstan/chat and demo/demo_video_chat.py) comes with the
+# developer install so that its tests run; a user install needs it only for video chat.
+step "installing OpenMMLab stack, runtime, test and chat requirements"
 "${PIP[@]}" install -q -r "$ROOT/requirements/mminstall.txt" \
-    -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+    -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+    -r "$ROOT/requirements/chat.txt"
 if [[ -n "${NEW_WHEEL:-}" ]]; then
     # The wheel must hold the ops its key names (mmcv decides at build time).
     INSTALLED_OPS=$(installed_mmcv_ops)

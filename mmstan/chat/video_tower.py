@@ -35,6 +35,8 @@ from mmstan.errors import UserError
 from mmstan.models.backbones.clip_mean_pool import frames_of
 from mmstan.models.backbones.clip_stan import CLIPSTAN
 
+from .token_budget import tokens_per_frame, video_tokens
+
 STRATEGIES = ('default', 'full')
 
 
@@ -72,7 +74,8 @@ class STANVideoTower(nn.Module):
         if select_strategy not in STRATEGIES:
             raise UserError(f'select_strategy must be one of {STRATEGIES}, got {select_strategy!r}')
         h, w = self.backbone.clip.grid_size
-        if spatial_pool < 1 or h % spatial_pool or w % spatial_pool or temporal_pool < 1:
+        assert h == w, f'a square patch grid is expected, got {h}x{w}'
+        if spatial_pool < 1 or h % spatial_pool or temporal_pool < 1:
             raise UserError(f'spatial_pool={spatial_pool} must divide the {h}x{w} patch grid and '
                             f'temporal_pool={temporal_pool} must be >= 1')
         self.join_block = layers + feature_layer  # 0-based block whose output LLaVA reads
@@ -89,12 +92,13 @@ class STANVideoTower(nn.Module):
     @property
     def tokens_per_frame(self) -> int:
         """N: pooled patch tokens of one frame (+1 for [CLS] with ``'full'``)."""
-        h, w = self.backbone.clip.grid_size
-        return (h // self.spatial_pool) * (w // self.spatial_pool) + (self.select_strategy == 'full')
+        return tokens_per_frame(self.backbone.clip.grid_size[0], self.spatial_pool,
+                                self.select_strategy == 'full')
 
     def num_tokens(self, num_frames: int) -> int:
         """Tokens of a ``num_frames`` video: ``T' * N``."""
-        return num_frames // self.temporal_pool * self.tokens_per_frame
+        return video_tokens(num_frames, self.backbone.clip.grid_size[0], self.spatial_pool,
+                            self.temporal_pool, self.select_strategy == 'full')
 
     def frame_tokens(self, video: Tensor) -> Tensor:
         """``[B, 3, T, H, W]`` -> ``[B, T, 1+L, D]``: CLIP layer ``feature_layer`` per

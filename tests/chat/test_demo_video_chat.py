@@ -9,7 +9,6 @@ import torch
 pytest.importorskip('transformers')
 
 from conftest import load_script, run_tool  # noqa: E402
-
 from mmstan.chat.tiny import tiny_llava, tiny_mugstan_state  # noqa: E402
 from mmstan.datasets.synthetic import make_clip, write_video  # noqa: E402
 
