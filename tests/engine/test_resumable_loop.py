@@ -1,63 +1,23 @@
 """ResumableEpochBasedTrainLoop with a real mmengine Runner: training killed after k
 iterations and resumed from the checkpoint sees exactly the remaining sample sequence of an
-uninterrupted run, and a counting decoder records no decode of the skipped samples."""
+uninterrupted run, and a counting decoder records no decode of the skipped samples; under
+DDP (2 processes) every rank resumes its own part."""
+import json
+import os
 import os.path as osp
+import subprocess
 import sys
 
 import pytest
-import torch
-from mmaction.registry import TRANSFORMS
-from mmengine.hooks import Hook
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
 
 from conftest import ROOT
-from mmstan.datasets.transforms import ShardDecordInit
 
 sys.path.insert(0, osp.join(ROOT, 'tests', 'datasets'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from resume_scenarios import DECODED, run  # noqa: E402
 from shard_samples import make_uneven_shards, make_videos  # noqa: E402
 
-SIZES = (1, 2, 3, 4, 5, 6, 3)  # 24 samples, batches of 4: 6 iterations an epoch
-DECODED = []  # filename of every sample the counting decoder opened
-
-
-@TRANSFORMS.register_module(force=True)
-class CountingShardDecordInit(ShardDecordInit):
-    """ShardDecordInit that decodes one frame and records the sample it decoded."""
-
-    def transform(self, results: dict) -> dict:
-        results = super().transform(results)
-        results['video_reader'][0]
-        DECODED.append(results['filename'])
-        return dict(filename=results['filename'])
-
-
-class KeyRecorder(BaseModel):
-    """A one-parameter model that records the samples of each training batch."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.seen = []
-
-    def forward(self, filename=None, mode='loss', **_):
-        self.seen.append(list(filename))
-        return dict(loss=(self.weight - 1).pow(2).sum())
-
-
-class Killed(Exception):
-    pass
-
-
-class KillAfter(Hook):
-    priority = 'LOWEST'  # after CheckpointHook saved the iteration's checkpoint
-
-    def __init__(self, iters: int):
-        self.iters = iters
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 == self.iters:
-            raise Killed
+SIZES = (1, 2, 3, 4, 5, 6, 3)  # 24 samples: 6 batches of 4 an epoch (4 of 3 per rank on 2 ranks)
 
 
 @pytest.fixture(scope='module')
@@ -68,29 +28,8 @@ def shards(tmp_path_factory):
     return str(root / 'shards')
 
 
-def run(shards: str, work_dir: str, name: str, seed: int = 7, kill_after: int = 0,
-        resume_from: str = None) -> KeyRecorder:
-    model = KeyRecorder()
-    checkpoint = dict(type='CheckpointHook', interval=kill_after, by_epoch=False) if kill_after \
-        else dict(type='CheckpointHook', interval=100)
-    runner = Runner(
-        model=model, work_dir=work_dir, experiment_name=name, default_scope='mmaction',
-        train_dataloader=dict(
-            dataset=dict(type='ShardedVideoCaptionDataset', ann_file=shards,
-                         pipeline=[dict(type='CountingShardDecordInit')]),
-            sampler=dict(type='ResumableSampler', seed=seed), batch_size=4, num_workers=0,
-            collate_fn=dict(type='pseudo_collate')),
-        train_cfg=dict(type='ResumableEpochBasedTrainLoop', max_epochs=2, val_interval=100),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        default_hooks=dict(checkpoint=checkpoint),
-        custom_hooks=[KillAfter(kill_after)] if kill_after else None,
-        resume=resume_from is not None, load_from=resume_from, log_level='WARNING')
-    DECODED.clear()
-    try:
-        runner.train()
-    except Killed:
-        pass
-    return model
+def flat(batches: list) -> list:
+    return [f for batch in batches for f in batch]
 
 
 @pytest.mark.parametrize('k', [2, 8])  # mid epoch 1; mid epoch 2
@@ -102,4 +41,25 @@ def test_resume_after_k_iterations_continues_the_sequence_without_decoding(shard
     resumed = run(shards, str(tmp_path / 'resumed'), f'resumed{k}', seed=999,
                   resume_from=str(tmp_path / 'killed' / f'iter_{k}.pth')).seen
     assert resumed == full[k:]  # the same remaining sequence (the seed came from the checkpoint)
-    assert DECODED == [f for batch in full[k:] for f in batch]  # zero decodes of skipped samples
+    assert DECODED == flat(full[k:])  # zero decodes of the skipped samples
+
+
+@pytest.mark.slow
+def test_two_ranks_resume_their_own_parts(shards, tmp_path):
+    job = osp.join(ROOT, 'tests', 'engine', 'resume_scenarios.py')
+    proc = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                           '--master_port', '29561', job, str(tmp_path), shards, '5'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.load(open(tmp_path / f'rank{r}.json')) for r in (0, 1)]
+    full = [r['full'] for r in ranks]
+    assert len(full[0]) == len(full[1]) == 8  # 2 epochs x 4 batches on each rank
+    for epoch in (slice(0, 4), slice(4, 8)):  # ranks disjoint, every sample once an epoch
+        own = [flat(f[epoch]) for f in full]
+        assert not set(own[0]) & set(own[1]) and len(set(own[0] + own[1])) == 24
+    for k in (5, ):  # mid epoch 2 (the in-process test also resumes mid epoch 1)
+        for rank in ranks:
+            assert rank[f'killed_{k}'] == rank['full'][:k]
+            assert rank[f'resumed_{k}'] == rank['full'][k:]
+            assert rank[f'decoded_{k}'] == flat(rank['full'][k:])
