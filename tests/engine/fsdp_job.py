@@ -87,6 +87,19 @@ def run(name: str, config: str, out: str, data: str, init: str, iters: int, val:
     return result
 
 
+def test(name: str, config: str, out: str, data: str, checkpoint: str) -> dict:
+    """What tools/test.py does with ``checkpoint``: the test loop's metrics."""
+    from mmstan.utils.cli import build_runner, runner_config
+
+    args = argparse.Namespace(config=config, cfg_options=options(data, None, 1), launcher='pytorch',
+                              work_dir=osp.join(out, name), local_rank=int(os.environ['LOCAL_RANK']))
+    cfg = runner_config(args)
+    cfg.experiment_name, cfg.load_from = name, checkpoint
+    runner = build_runner(cfg)
+    return dict(runner=type(runner).__name__,
+                metrics={k: float(v) for k, v in runner.test().items()})
+
+
 def main() -> None:
     out, data, init = sys.argv[1:4]
     scenarios = sys.argv[4].split(',') if len(sys.argv) > 4 else ['equal', 'learned_head', 'resume']
@@ -99,6 +112,8 @@ def main() -> None:
     if 'equal' in scenarios:  # 3 steps each, then validation
         results['ddp3'] = run('ddp3', configs['ddp'], out, data, init, 3, val=True)
         results['fsdp3'] = run('fsdp3', configs['fsdp'], out, data, init, 3, val=True)
+        results['fsdp_test'] = test('fsdp_test', configs['fsdp'], out, data,
+                                    osp.join(out, 'ddp3', 'iter_3.pth'))
     if 'learned_head' in scenarios:  # a head with parameters of its own, in FSDP units too
         init_seq = init.replace('.pth', '_seq.pth')
         results['ddp1_seq'] = run('ddp1_seq', configs['ddp'], out, data, init_seq, 1, val=True, head=SEQ_HEAD)

@@ -122,3 +122,12 @@ def test_fsdp_validation_gives_ddp_metrics(job, ddp, fsdp):
     assert results[fsdp]['metrics'] == pytest.approx(results[ddp]['metrics'], abs=1e-6)
     last = f'iter_{results[ddp]["iter"]}.pth'
     assert_params_close(state_dict(osp.join(out, fsdp, last)), state_dict(osp.join(out, ddp, last)))
+
+
+@pytest.mark.slow
+def test_fsdp_test_of_a_ddp_checkpoint_gives_its_metrics(job):
+    """tools/test.py's path under FSDP (FlexibleRunner, test loop): the DDP run's checkpoint
+    gives the metrics DDP's validation gave it."""
+    _, results, _ = job
+    assert results['fsdp_test']['runner'] == 'FlexibleRunner'
+    assert results['fsdp_test']['metrics'] == pytest.approx(results['ddp3']['metrics'], abs=1e-6)
