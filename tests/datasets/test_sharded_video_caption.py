@@ -15,6 +15,7 @@ import pytest
 from shard_samples import make_uneven_shards, make_videos
 
 from mmstan.datasets import ShardedVideoCaptionDataset, unreadable_videos
+from mmstan.datasets.preparation import shards
 from mmstan.datasets.preparation.shards import index_shards
 from mmstan.datasets.shard_index import index_path, load_shard_index
 from mmstan.errors import UserError
@@ -81,21 +82,17 @@ def test_video2dataset_tar_read_through_its_index(tmp_path):
 
 
 @pytest.fixture
-def broken_shards(tmp_path):
+def broken_shards(tmp_path, monkeypatch):
     """Three shards of 3: a corrupt mp4 member (random bytes) in 00001.tar, and 00002.tar
     truncated in the middle of its last video after indexing."""
     videos = str(tmp_path / 'videos')
     captions = make_videos(videos, 9)
-    with open(osp.join(videos, 'v004.mp4'), 'wb') as f:  # decord rejects it when the shard is
-        f.write(os.urandom(1500))                          # written, so write that shard by hand
+    with open(osp.join(videos, 'v004.mp4'), 'wb') as f:
+        f.write(os.urandom(1500))
     out = str(tmp_path / 'shards')
-    real = unreadable_videos.video_is_readable
-    try:
-        from mmstan.datasets.preparation import shards
-        shards.video_is_readable = lambda path: True
+    with monkeypatch.context() as patch:  # make_shards.py would leave the corrupt video out
+        patch.setattr(shards, 'video_is_readable', lambda path: True)
         make_uneven_shards(out, videos, captions, [3, 3, 3])
-    finally:
-        shards.video_is_readable = real
     last = osp.join(out, '00002.tar')
     cut = load_shard_index(last)['samples'][2]
     os.truncate(last, cut['offset'] + cut['size'] // 2)
@@ -124,6 +121,11 @@ def test_truncated_tar_and_corrupt_member_skipped_and_named(broken_shards, warni
     test = ShardedVideoCaptionDataset(ann_file=broken_shards, pipeline=PIPELINE, test_mode=True)
     assert len(test) == 7
     assert not any('000011' in test.get_data_info(i)['filename'] for i in range(7))
+
+    # indexed after the truncation: the cut member is left out of the index
+    index_shards(broken_shards, force=True)
+    assert [s['key'] for s in load_shard_index(osp.join(broken_shards, '00002.tar'))['samples']] \
+        == ['000020', '000021']
 
 
 def test_missing_index_and_plain_decordinit_are_user_errors(broken_shards):

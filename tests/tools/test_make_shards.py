@@ -1,5 +1,5 @@
 """tools/data/make_shards.py: shards in video2dataset's layout with indexes; unreadable
-videos named and left out; a run interrupted mid-shard and re-run gives the same shards
+(corrupt, missing) videos named and left out; a run interrupted mid-shard and re-run gives the same shards
 as an uninterrupted one, writing each shard once."""
 import json
 import os
@@ -21,10 +21,12 @@ TOOL = 'tools/data/make_shards.py'
 
 @pytest.fixture(scope='module')
 def webvid_like(tmp_path_factory):
-    """11 tiny videos, a caption JSON listing them and one missing video, and a WebVid CSV."""
+    """10 tiny videos, and a caption JSON listing them, a corrupt video and a missing one."""
     root = tmp_path_factory.mktemp('webvid_like')
-    captions = make_videos(str(root / 'videos'), 11)
+    captions = make_videos(str(root / 'videos'), 10)
+    (root / 'videos' / 'corrupt.mp4').write_bytes(os.urandom(1500))
     listed = dict(captions)
+    listed['corrupt.mp4'] = 'a video cut short by its download'
     listed['missing.mp4'] = 'a video that was never downloaded'
     write_caption_json(str(root / 'captions.json'), listed)
     return str(root), listed
@@ -50,8 +52,8 @@ def test_interrupted_run_resumes_to_the_same_shards(webvid_like, tmp_path, monke
         assert tar.extractfile('000001.txt').read().decode() == listed[names[1]]
         assert json.loads(tar.extractfile('000001.json').read())['video'] == names[1]
     keys = [s['key'] for t in range(3) for s in load_shard_index(osp.join(clean, f'0000{t}.tar'))['samples']]
-    assert len(keys) == 11 == len(set(keys))  # the missing video (the 12th) is left out
-    assert keys[-3:] == ['000020', '000021', '000022']
+    assert len(keys) == 10 == len(set(keys))  # the corrupt and the missing video are left out
+    assert keys[-2:] == ['000020', '000021']
 
     # killed while writing shard 1: shard 0 finished, shard 1 a partial temp file
     broken = str(tmp_path / 'broken')
@@ -72,15 +74,19 @@ def test_interrupted_run_resumes_to_the_same_shards(webvid_like, tmp_path, monke
     written = []
     monkeypatch.setattr(shards, 'write_shard',
                         lambda out, shard, *args: written.append(shard) or real(out, shard, *args))
+    logged = []
+    monkeypatch.setattr(shards, 'print_log', lambda msg, **kwargs: logged.append(msg))
     left_out = shards.write_shards(f'{root}/captions.json', f'{root}/videos', broken, samples_per_shard=4)
+    assert any('unreadable' in m and m.endswith('corrupt.mp4 (missing or corrupt)') for m in logged)
+    assert any('1 of 3 shards already written' in m for m in logged)
     assert written == [1, 2]  # the finished shard is kept
-    assert left_out == [osp.join(root, 'videos', 'missing.mp4')]
+    assert left_out == [osp.join(root, 'videos', n) for n in ('corrupt.mp4', 'missing.mp4')]
     assert files_of(broken) == files  # byte-identical, and no temp file left
 
 
 def test_webvid_csv_and_index_command(webvid_like, tmp_path):
     root, listed = webvid_like
-    names = [n for n in listed if n != 'missing.mp4'][:3]
+    names = list(listed)[:3]
     videos = tmp_path / 'videos' / '000001_000050'
     videos.mkdir(parents=True)
     rows = ['videoid,contentUrl,duration,page_dir,name']
