@@ -41,7 +41,8 @@ def options(data: str, init: str, iters: int) -> dict:
                                      end=4)],
             'optim_wrapper': dict(_delete_=True, type='OptimWrapper',
                                   optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.02),
-                                  paramwise_cfg=dict(custom_keys={'backbone.stan': dict(lr_mult=10.0)}),
+                                  paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
+                                                     custom_keys={'backbone.stan': dict(lr_mult=10.0)}),
                                   clip_grad=dict(max_norm=MAX_NORM)),
             'model.text_frozen_layers': 1, 'model.backbone.grad_checkpointing': True,
             'default_hooks.checkpoint': dict(type='CheckpointHook', interval=2, by_epoch=False,
@@ -80,7 +81,9 @@ def run(name: str, config: str, out: str, data: str, init: str, iters: int, val:
     result = dict(runner=type(runner).__name__, model=type(runner.model).__name__,
                   iter=runner.iter, seconds=time.time() - start,
                   grad_norm=list(runner.message_hub.get_scalar('train/grad_norm').data[0]),
-                  lr=runner.optim_wrapper.get_lr())
+                  lr=runner.optim_wrapper.get_lr(),
+                  groups=sorted((g['lr'], g['weight_decay'], sum(p.numel() for p in g['params']))
+                                for g in runner.optim_wrapper.optimizer.param_groups))
     if val:
         result['metrics'] = {k: float(v) for k, v in runner.val_loop.run().items()}
     barrier()

@@ -80,6 +80,10 @@ def test_fsdp_equals_ddp_with_group_lrs_and_clipping(job):
     lrs = sorted(set(round(lr, 12) for lr in ddp['lr']['lr']))
     assert len(lrs) == 2 and lrs[1] == pytest.approx(10 * lrs[0])  # backbone.stan: lr_mult=10
     assert sorted(fsdp['lr']['lr']) == pytest.approx(sorted(ddp['lr']['lr']))
+    assert {wd for _, wd, _ in ddp['groups']} == {0.0, 0.02}  # norm_decay_mult / bias_decay_mult
+    # the same groups; under FSDP each rank's parameters are its shards (numels sum to DDP's)
+    torch.testing.assert_close(torch.tensor([g[:2] for g in fsdp['groups']]),
+                               torch.tensor([g[:2] for g in ddp['groups']]))
     ddp_params = state_dict(osp.join(out, 'ddp3', 'iter_3.pth'))
     fsdp_params = state_dict(osp.join(out, 'fsdp3', 'iter_3.pth'))  # the plain model's keys
     assert max(float((ddp_params[k] - init[k]).abs().max()) for k in init) > 1e-3  # trained
