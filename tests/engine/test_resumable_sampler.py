@@ -38,7 +38,7 @@ def rank_sampler(monkeypatch, dataset, rank: int, world_size: int = 2, seed: int
     return ResumableSampler(dataset, shuffle=True, seed=seed)
 
 
-def epoch_batches(dataset, sampler, epoch: int, batch_size: int = 4, workers: int = 2) -> list:
+def epoch_batches(dataset, sampler, epoch: int, batch_size: int = 2, workers: int = 2) -> list:
     sampler.set_epoch(epoch)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
                         collate_fn=pseudo_collate)
