@@ -31,7 +31,8 @@ def tiny_tokenizer():
 
 
 def tiny_llava(seed: int = 0, **config) -> Tuple[nn.Module, object, object]:
-    """``(LlavaForConditionalGeneration, tokenizer, image processor)``, random, eval mode.
+    """``(LlavaForConditionalGeneration, tokenizer, image processor)``, random, eval mode
+    (the CLIP's LayerNorms perturbed too, so that every CLIP weight shows in its output).
     ``config``: LlavaConfig overrides (``vision_feature_select_strategy``, ...)."""
     from transformers import (
         CLIPImageProcessorFast,
@@ -50,6 +51,9 @@ def tiny_llava(seed: int = 0, **config) -> Tuple[nn.Module, object, object]:
                       image_token_index=tokenizer.convert_tokens_to_ids('<image>'), **options)
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(cfg).eval()
+    with torch.no_grad():  # LayerNorms start at (1, 0): make every weight of CLIP count
+        for p in model.vision_tower.parameters():
+            p.add_(0.05 * torch.randn_like(p))
     size = VISION['image_size']
     processor = CLIPImageProcessorFast(size={'shortest_edge': size},
                                        crop_size={'height': size, 'width': size})
