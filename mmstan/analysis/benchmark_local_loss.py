@@ -2,8 +2,9 @@
 the global loss (every rank scores all ``B x B`` pairs) against the local loss (rank r
 scores its ``b = B / W`` captions x all B videos and its b videos x all B captions,
 :func:`mmstan.models.losses.local_infonce`). The library of
-``tools/analysis/benchmark_local_loss.py``, which runs :func:`run_one` once per case in a
-fresh process, so that each memory peak is its own.
+``tools/analysis/benchmark_local_loss.py``, which runs :func:`peak_memory` once per case
+in a fresh process, so that each memory peak is its own, and :func:`time_losses` once per
+(head, B) with both losses interleaved.
 """
 import resource
 import time
@@ -43,29 +44,47 @@ def loss_step(head, loss: str, features: tuple, world: int, logit_scale: float =
     (t2v + v2t).backward()
 
 
-def run_one(head_name: str, loss: str, batch: int, world: int, tokens: int, frames: int,
-            dim: int, repeats: int) -> dict:
-    """Time (median of ``repeats`` forward + backward) and extra memory (peak RSS minus
-    RSS once the gathered features exist) of one rank's loss, on the CPU."""
+def _features(batch: int, tokens: int, frames: int, dim: int) -> tuple:
+    text, mask, pooled, video = make_inputs(batch, tokens, frames, dim, 'cpu')
+    return tuple(x.requires_grad_() if x.is_floating_point() else x for x in (text, mask, pooled, video))
+
+
+def _timed_step(head, loss: str, features: tuple, world: int) -> float:
+    for x in features:
+        x.grad = None
+    start = time.perf_counter()
+    loss_step(head, loss, features, world)
+    return time.perf_counter() - start
+
+
+def time_losses(head_name: str, losses: list, batch: int, world: int, tokens: int,
+                frames: int, dim: int, repeats: int) -> dict:
+    """``{loss: median seconds of repeats forward + backward}``, the losses interleaved in
+    one process (so that load from other processes falls on both alike), after one
+    untimed pass of each (allocations, thread pool)."""
     import torch
 
-    head = build_head(head_name)
-    text, mask, pooled, video = make_inputs(batch, tokens, frames, dim, 'cpu')
-    features = tuple(x.requires_grad_() if x.is_floating_point() else x
-                     for x in (text, mask, pooled, video))
-    base, load = rss_mb(), load_average()
-    times = []
-    for _ in range(repeats + 1):  # the first pass (allocations, thread pool) is not timed
-        for x in features:
-            x.grad = None
-        start = time.perf_counter()
-        loss_step(head, loss, features, world)
-        times.append(time.perf_counter() - start)
-    extra = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    head, features = build_head(head_name), _features(batch, tokens, frames, dim)
+    times = {loss: [] for loss in losses}
+    load = load_average()
+    for rep in range(repeats + 1):
+        for loss in losses:
+            seconds = _timed_step(head, loss, features, world)
+            if rep:
+                times[loss].append(seconds)
     assert all(torch.isfinite(x.grad).all() for x in features if x.grad is not None)
-    return dict(head=head_name, loss=loss, batch=batch, world=world,
-                pairs=pairs_per_rank(loss, batch, world), seconds=sorted(times[1:])[repeats // 2],
-                extra_mb=extra, load=max(load, load_average()), threads=torch.get_num_threads())
+    return dict(seconds={loss: sorted(t)[len(t) // 2] for loss, t in times.items()},
+                load=max(load, load_average()), threads=torch.get_num_threads())
+
+
+def peak_memory(head_name: str, loss: str, batch: int, world: int, tokens: int, frames: int,
+                dim: int) -> dict:
+    """Extra memory of one forward + backward: peak RSS minus RSS once the gathered
+    features exist (run it in a fresh process: the peak is the process's)."""
+    head, features = build_head(head_name), _features(batch, tokens, frames, dim)
+    base = rss_mb()
+    _timed_step(head, loss, features, world)
+    return dict(extra_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
 
 
 def estimate_mb(measured: dict, pairs: int) -> float:

@@ -46,15 +46,18 @@ def test_a_case_over_the_memory_cap_is_not_run(capsys, monkeypatch):
     tool = load_script('tools/analysis/benchmark_local_loss.py')
     ran = []
 
-    def child(args, head, loss, batch):
-        ran.append((loss, batch))
-        return dict(pairs=bench.pairs_per_rank(loss, batch, args.world), seconds=1.0,
-                    extra_mb=100.0 * bench.pairs_per_rank(loss, batch, args.world) / 64 ** 2,
-                    threads=1, load=0.0)
+    def child(args, head, batch, what):
+        ran.append((what, batch))
+        if what.startswith('time:'):
+            return dict(seconds={loss: 1.0 for loss in what[5:].split(',')}, threads=1, load=0.0)
+        pairs = bench.pairs_per_rank(what.split(':')[1], batch, args.world)
+        return dict(extra_mb=100.0 * pairs / 64 ** 2)
 
     monkeypatch.setitem(tool.main.__globals__, '_child', child)
-    tool.main(['--batch', '64', '--batch', '1024', '--world', '8', '--head', 'mug', '--max-gb', '4'])
+    tool.main(['--batch', '64', '--batch', '1024', '--world', '8', '--head', 'mug', '--max-gb', '8'])
     out = capsys.readouterr().out
-    # B=1024: global 1024² pairs -> 25600 MB > 4 GB, not run; local 2·1024·128 pairs -> 6400 MB
-    assert ran == [('global', 64), ('local', 64)]
-    assert '| mug | 1024 | 8 | 1,048,576 / 262,144 | not run: ~25 GB estimated > --max-gb 4 |' in out
+    # extrapolated from B=64's local case (the smallest: 1024 pairs, 25 MB), B=1024's global
+    # (1024² pairs: 25600 MB) is over 8 GB, its local (2·1024·128 pairs: 6400 MB) is not
+    assert ran == [('memory:global', 64), ('memory:local', 64), ('time:global,local', 64),
+                   ('memory:local', 1024), ('time:local', 1024)]
+    assert '| mug | 1024 | 8 | 1,048,576 / 262,144 | not run: ~25 GB estimated > --max-gb 8 |' in out

@@ -12,9 +12,10 @@ process (no process group): the gathered features are random ``tokens [B, K, E]`
 - local: the head scores the rank's ``B / W`` captions x all B videos and all B captions
   x its ``B / W`` videos (``2 B² / W`` pairs), InfoNCE both ways, backward.
 
-Each case runs in a fresh subprocess: time is the median of ``--repeats`` forward +
-backward passes (wall clock; other work on the same cores slows both sides), extra memory
-is the peak RSS minus the RSS once the features exist. A case whose memory, extrapolated
+Time: the median of ``--repeats`` forward + backward passes (wall clock), both losses
+interleaved in one subprocess per (head, B) so that other work on the same cores slows
+both alike. Extra memory: the peak RSS minus the RSS once the features exist, each case in
+a fresh subprocess. A case whose memory, extrapolated
 from the smallest measured case of its head by the number of pairs, exceeds ``--max-gb``
 is not run and its cell says so. The measurement is :mod:`mmstan.analysis.benchmark_local_loss`.
 """
@@ -31,14 +32,24 @@ import sys  # noqa: E402
 from mmstan.analysis import benchmark_local_loss as bench  # noqa: E402
 
 
-def _child(args, head: str, loss: str, batch: int) -> dict:
-    cmd = [sys.executable, osp.abspath(__file__), '--child', head, loss, '--batch', str(batch),
+def _child(args, head: str, batch: int, what: str) -> dict:
+    """``what``: ``'time:global,local'`` (both timed, interleaved) or ``'memory:LOSS'``."""
+    cmd = [sys.executable, osp.abspath(__file__), '--child', head, what, '--batch', str(batch),
            '--world', str(args.world), '--tokens', str(args.tokens), '--frames', str(args.frames),
            '--dim', str(args.dim), '--repeats', str(args.repeats)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
-        sys.exit(f'benchmark child failed ({head}, {loss}, B={batch}):\n{out.stderr[-3000:]}')
+        sys.exit(f'benchmark child failed ({head}, {what}, B={batch}):\n{out.stderr[-3000:]}')
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _run_child(args, batch: int) -> dict:
+    head, what = args.child
+    kind, losses = what.split(':')
+    shape = (batch, args.world, args.tokens, args.frames, args.dim)
+    if kind == 'time':
+        return bench.time_losses(head, losses.split(','), *shape, args.repeats)
+    return bench.peak_memory(head, losses, *shape)
 
 
 def main(argv=None) -> list:
@@ -56,14 +67,14 @@ def main(argv=None) -> list:
     args = parser.parse_args(argv)
     batches = sorted(args.batch or [256, 1024])
     if args.child:
-        print(json.dumps(bench.run_one(*args.child, batches[0], args.world, args.tokens, args.frames,
-                                 args.dim, args.repeats)))
+        print(json.dumps(_run_child(args, batches[0])))
         return []
     if any(b % args.world for b in batches):
         parser.error(f'every --batch must be a multiple of --world {args.world}')
     print(f'One rank of W={args.world}: loss on gathered features, K={args.tokens} tokens, '
           f'T={args.frames} frames, E={args.dim}, CPU; time = median of {args.repeats} forward + '
-          'backward, memory = peak RSS minus RSS with the features (MB)', flush=True)
+          'backward, both losses interleaved in one process; memory = peak RSS minus RSS with '
+          'the features, each case in a fresh process (MB)', flush=True)
     rows, results = [], []
     for head in args.head or list(bench.HEADS):
         smallest = None
@@ -75,13 +86,20 @@ def main(argv=None) -> list:
                 if estimate > args.max_gb:
                     row[loss] = dict(pairs=pairs, skipped=f'not run: ~{estimate:.0f} GB estimated '
                                      f'> --max-gb {args.max_gb:g}')
-                else:
-                    res = row[loss] = _child(args, head, loss, batch)
-                    results.append(res)
-                    if smallest is None or res['pairs'] < smallest['pairs']:
-                        smallest = res
-                    print(f'{head} B={batch} {loss}: {res["seconds"]:.3f} s, {res["extra_mb"]:.0f} MB '
-                          f'({res["threads"]} threads, load average {res["load"]:.1f})', flush=True)
+                    continue
+                res = row[loss] = dict(pairs=pairs, loss=loss, head=head, batch=batch,
+                                       **_child(args, head, batch, f'memory:{loss}'))
+                if smallest is None or res['pairs'] < smallest['pairs']:
+                    smallest = res
+            ran = [loss for loss in bench.LOSSES if 'skipped' not in row[loss]]
+            timing = _child(args, head, batch, 'time:' + ','.join(ran)) if ran else {}
+            for loss in ran:
+                row[loss].update(seconds=timing['seconds'][loss], load=timing['load'],
+                                 threads=timing['threads'])
+                results.append(row[loss])
+                print(f'{head} B={batch} {loss}: {row[loss]["seconds"]:.3f} s, '
+                      f'{row[loss]["extra_mb"]:.0f} MB ({timing["threads"]} threads, load average '
+                      f'{timing["load"]:.1f})', flush=True)
             rows.append(row)
     print(bench.markdown_table(rows))
     return results
