@@ -13,8 +13,9 @@ import decord
 import numpy as np
 import pytest
 from shard_samples import make_uneven_shards, make_videos
+from test_unreadable_videos import warnings_logged  # noqa: F401  (the fixture)
 
-from mmstan.datasets import ShardedVideoCaptionDataset, unreadable_videos
+from mmstan.datasets import ShardedVideoCaptionDataset
 from mmstan.datasets.preparation import shards
 from mmstan.datasets.preparation.shards import index_shards
 from mmstan.datasets.shard_index import index_path, load_shard_index
@@ -99,15 +100,7 @@ def broken_shards(tmp_path, monkeypatch):
     return out
 
 
-@pytest.fixture
-def warnings_logged(monkeypatch):
-    logged = []
-    monkeypatch.setattr(unreadable_videos, 'print_log',
-                        lambda msg, **kwargs: logged.append((msg, kwargs.get('level'))))
-    return logged
-
-
-def test_truncated_tar_and_corrupt_member_skipped_and_named(broken_shards, warnings_logged):
+def test_truncated_tar_and_corrupt_member_skipped_and_named(broken_shards, warnings_logged):  # noqa: F811
     train = ShardedVideoCaptionDataset(ann_file=broken_shards, pipeline=PIPELINE)
     assert len(train) == 9
     assert train.prepare_data(4) is None and train.prepare_data(8) is None
