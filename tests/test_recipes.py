@@ -34,6 +34,8 @@ RECIPES = {
     'stan/ava': 'M-video', 'stan/ava_k400init': 'M-video',  # AVA is only in [M]
     'mugstan/k400': 'M-video', 'mugstan/ssv2': 'M-video',
     'mugstan/webvid_pretrain': 'M-pretrain',
+    'mugstan/webvid_pretrain_l14': 'M-pretrain', 'mugstan/webvid_pretrain_l14_fsdp': 'M-pretrain',
+    'mugstan/didemo_l14': 'M-retrieval', 'mugstan/k400_l14_16f': 'M-video',
     **{f'{family}/{name}{size}': 'S' if family == 'stan' else 'M-retrieval'
        for family in ('stan', 'mugstan') for name in ('msrvtt', 'didemo', 'lsmdc', 'msvd')
        for size in ('', '_b16')},
@@ -104,3 +106,29 @@ def test_clip2video_loss_is_the_papers_half_sum(name, tiny_arch):
     pooled, tokens, mask = model.encode_text(torch.randint(1, 100, (2, 5)))
     weights = [w for w, _ in model.head.score_terms(tokens, mask, pooled, frames)]
     assert weights == [0.25, 0.25]
+
+
+@pytest.mark.parametrize('name', ['webvid_pretrain_l14', 'webvid_pretrain_l14_fsdp', 'didemo_l14',
+                                  'k400_l14_16f'])
+def test_l14_configs_turn_on_what_makes_l14_fit(name):
+    """Issue #20: L/14 at 224 with gradient checkpointing and bf16; the retrievers with the
+    local loss; post-pretraining at 12 frames and 64 tokens ([M] §IV), DiDeMo at 64 frames,
+    K400 at 16; the FSDP variant is the DDP one under FlexibleRunner + FSDPStrategy."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'mugstan', f'{name}.py'))
+    assert cfg.model.clip.arch == 'ViT-L-14' and cfg.model.backbone.grad_checkpointing
+    assert cfg.model.backbone.get('input_resolution') in (None, 224)
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper' and cfg.optim_wrapper.dtype == 'bf16'
+    frames = dict(webvid_pretrain_l14=12, webvid_pretrain_l14_fsdp=12, didemo_l14=64, k400_l14_16f=16)[name]
+    assert cfg.model.backbone.num_frames == frames
+    for loader in ('train_dataloader', 'test_dataloader'):
+        steps = getattr(cfg, loader).dataset.pipeline
+        assert [s['clip_len'] for s in steps if 'clip_len' in s] == [frames], loader
+    if cfg.model.type == 'VideoTextRetriever':
+        assert cfg.model.local_loss is True
+    if name.startswith('webvid'):
+        tokenize = next(s for s in cfg.train_dataloader.dataset.pipeline if s['type'] == 'OpenCLIPTokenize')
+        assert tokenize.context_length == 64
+        assert cfg.train_dataloader.batch_size * 32 == cfg.auto_scale_lr.base_batch_size == 1024
+    fsdp = name.endswith('_fsdp')
+    assert (cfg.get('runner_type') == 'FlexibleRunner') == fsdp
+    assert (cfg.get('strategy', {}).get('type') == 'FSDPStrategy') == fsdp

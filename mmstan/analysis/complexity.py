@@ -47,10 +47,16 @@ def count_flops(fn: Callable, *inputs: torch.Tensor) -> int:
     if cpu_sdpa is not None:
         custom[cpu_sdpa] = _sdpa_cpu_flops
     counter = FlopCounterMode(display=False, custom_mapping=custom)
-    # with grad enabled: under no_grad, nn.MultiheadAttention takes a fused fast path
-    # (torch._native_multi_head_attention) that the counter does not see
-    with counter, torch.enable_grad():
-        fn(*inputs)
+    # without autograd (an L/14 at 64 frames would keep every activation), and with
+    # nn.MultiheadAttention's fused fast path (torch._native_multi_head_attention, which
+    # the counter does not see and no_grad would take) switched off
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with counter, torch.no_grad():
+            fn(*inputs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return counter.get_total_flops() // 2
 
 
