@@ -64,9 +64,11 @@ class KillAfter(Hook):
 
 
 def run(shards: str, work_dir: str, name: str, seed: int = 7, kill_after: int = 0,
-        resume_from: Optional[str] = None, batch_size: int = 4, launcher: str = 'none') -> KeyRecorder:
+        resume_from: Optional[str] = None, batch_size: int = 4, launcher: str = 'none',
+        load_from: Optional[str] = None) -> KeyRecorder:
     """Train 2 epochs (killed after ``kill_after`` iterations, if set, with a checkpoint
-    saved then); returns the model, whose ``seen`` lists the batches it trained on."""
+    saved then), resuming ``resume_from`` or starting from the weights of ``load_from``;
+    returns the model, whose ``seen`` lists the batches it trained on."""
     model = KeyRecorder()
     checkpoint = dict(type='CheckpointHook', interval=kill_after, by_epoch=False) if kill_after \
         else dict(type='CheckpointHook', interval=100)
@@ -81,7 +83,7 @@ def run(shards: str, work_dir: str, name: str, seed: int = 7, kill_after: int = 
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         default_hooks=dict(checkpoint=checkpoint),
         custom_hooks=[KillAfter(kill_after)] if kill_after else None,
-        resume=resume_from is not None, load_from=resume_from, log_level='WARNING',
+        resume=resume_from is not None, load_from=resume_from or load_from, log_level='WARNING',
         launcher=launcher, env_cfg=dict(dist_cfg=dict(backend='gloo')))
     DECODED.clear()
     try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT
 
@@ -42,6 +43,12 @@ def test_resume_after_k_iterations_continues_the_sequence_without_decoding(shard
                   resume_from=str(tmp_path / 'killed' / f'iter_{k}.pth')).seen
     assert resumed == full[k:]  # the same remaining sequence (the seed came from the checkpoint)
     assert DECODED == flat(full[k:])  # zero decodes of the skipped samples
+
+    checkpoint = str(tmp_path / 'killed' / f'iter_{k}.pth')
+    state = torch.load(checkpoint, weights_only=False)['meta']['train_sampler']
+    assert (state['epoch'], state['position'], state['seed']) == (k // 6, k % 6 * 4, 7)
+    # weights only (load_from, no resume): a new run from the first sample
+    assert run(shards, str(tmp_path / 'finetune'), f'finetune{k}', load_from=checkpoint).seen == full
 
 
 @pytest.mark.slow
