@@ -1,14 +1,13 @@
 """demo/demo_video_chat.py end to end on files (a tiny LLaVA saved as an HF directory, a
-tiny Mug-STAN checkpoint, a synthetic video), and its one-line errors offline."""
-import os.path as osp
-
+tiny Mug-STAN checkpoint, a synthetic video), and its one-line errors for missing files
+(offline and without transformers: tests/chat/test_optional_dependency.py)."""
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip('transformers')
 
-from conftest import load_script, run_tool  # noqa: E402
+from conftest import load_script  # noqa: E402
 from mmstan.chat.tiny import tiny_llava, tiny_mugstan_state  # noqa: E402
 from mmstan.datasets.synthetic import make_clip, write_video  # noqa: E402
 
@@ -51,16 +50,3 @@ def test_missing_local_llava_and_missing_checkpoint_are_one_line_errors(files, c
             demo.main([video, 'what ?', '--frames', '4', *args])
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_.value.code == 1 and len(err) == 1 and err[0].startswith(expected), err
-
-
-def test_offline_hf_id_names_what_to_download(files, tmp_path):
-    """HF_HUB_OFFLINE=1 and an empty HF cache: one line naming the model and the download."""
-    result = run_tool([DEMO, str(files / 'clip.mp4'), 'what ?', '--llava', 'llava-hf/llava-1.5-7b-hf',
-                       '--checkpoint', str(files / 'mugstan.pth'), '--frames', '4'],
-                      env=dict(HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path / 'hf')), timeout=300)
-    err = [line for line in result.stderr.splitlines() if line.startswith('error:')]
-    assert result.returncode == 1 and len(err) == 1, result.stderr[-2000:]
-    assert "error: LLaVA model 'llava-hf/llava-1.5-7b-hf' is not available here" in err[0]
-    assert '`huggingface-cli download llava-hf/llava-1.5-7b-hf --local-dir DIR`' in err[0]
-    assert 'Traceback' not in result.stderr
-    assert osp.isdir(files / 'llava')
