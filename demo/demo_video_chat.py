@@ -70,7 +70,8 @@ def chat(args: argparse.Namespace) -> None:
     frames = read_frames(args.video, cfg.num_frames)  # before loading any model: fails fast
     dtype = getattr(torch, cfg.gpu_dtype) if str(args.device).startswith('cuda') else torch.float32
     tower = {k: v for k, v in cfg.tower.items() if v is not None}
-    model = build_stan_llava(cfg.llava, cfg.checkpoint, args.device, dtype, **tower)
+    model = build_stan_llava(cfg.llava, cfg.checkpoint, args.device, dtype, dict(cfg.get('branch') or {}),
+                             **tower)
     video = model.preprocess(frames).to(args.device)
     start = time.perf_counter()
     answer = model.chat(video, args.question, max_new_tokens=cfg.max_new_tokens)

@@ -76,11 +76,14 @@ def load_branch(tower: STANVideoTower, branch: dict, source: str) -> None:
 
 
 def build_video_tower(llava: nn.Module, state: dict, source: str = 'Mug-STAN checkpoint',
-                      **options) -> STANVideoTower:
+                      branch_options: Optional[dict] = None, **options) -> STANVideoTower:
     """The video tower of ``llava`` (its CLIP, copied into open_clip) with the branch of
     the Mug-STAN ``state``. ``options``: :class:`STANVideoTower` choices
     (``spatial_pool``, ``temporal_pool``, ``use_branch``, ``feature_layer``); the
-    feature layer and select strategy default to LLaVA's config."""
+    feature layer and select strategy default to LLaVA's config. ``branch_options``:
+    ``CLIPSTAN`` choices the weights do not show (``layer_interval``, ``last_layer``,
+    ``order``, ``temporal_cls``), when the checkpoint was trained with other than the
+    defaults; they override what :func:`branch_config` reads off the weights."""
     cfg = llava.config
     layer = options.pop('feature_layer', None)
     layer = cfg.vision_feature_layer if layer is None else layer
@@ -89,7 +92,7 @@ def build_video_tower(llava: nn.Module, state: dict, source: str = 'Mug-STAN che
                         'use a LLaVA that reads one CLIP layer (LLaVA-1.5)')
     clip = open_clip_from_hf(cfg.vision_config, llava.vision_tower.state_dict())
     branch, _ = branch_state(state, source)
-    tower = STANVideoTower(clip, branch_config(branch), feature_layer=layer,
+    tower = STANVideoTower(clip, {**branch_config(branch), **(branch_options or {})}, feature_layer=layer,
                            select_strategy=cfg.vision_feature_select_strategy, **options)
     load_branch(tower, branch, source)
     return tower.to(clip.visual.conv1.weight.dtype).eval()
@@ -164,10 +167,12 @@ class STANLLaVA(nn.Module):
 
 
 def build_stan_llava(llava: str, checkpoint: Optional[str], device: str = 'cpu',
-                     dtype: torch.dtype = torch.float32, **options) -> STANLLaVA:
+                     dtype: torch.dtype = torch.float32, branch_options: Optional[dict] = None,
+                     **options) -> STANLLaVA:
     """STAN-LLaVA from a LLaVA (local directory or HF id) and a Mug-STAN checkpoint
     (path or URL; read before LLaVA loads, so a missing file fails fast).
-    ``checkpoint=None`` needs ``use_branch=False`` (LLaVA on frames, no branch)."""
+    ``checkpoint=None`` needs ``use_branch=False`` (LLaVA on frames, no branch).
+    ``branch_options`` and ``options``: see :func:`build_video_tower`."""
     from mmstan.apis.checkpoint import read_checkpoint
 
     if checkpoint is None and options.get('use_branch', True):
@@ -177,7 +182,7 @@ def build_stan_llava(llava: str, checkpoint: Optional[str], device: str = 'cpu',
     model, tokenizer, processor = load_llava(llava, dtype)
     if state is None:  # the branch is off: any branch of the right shape will do
         state = random_branch_state(model)
-    tower = build_video_tower(model, state, checkpoint or 'random branch', **options)
+    tower = build_video_tower(model, state, checkpoint or 'random branch', branch_options, **options)
     return STANLLaVA(model, tower, tokenizer, processor).to(device).eval()
 
 

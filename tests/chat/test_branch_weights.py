@@ -66,3 +66,10 @@ def test_a_checkpoint_without_a_branch_is_refused_in_one_line():
     state = {k: v for k, v in tiny_mugstan_state().items() if '.stan.' not in k}
     with pytest.raises(UserError, match=r'^clip\.pth holds no STAN branch; give a Mug-STAN'):
         branch_state(state, 'clip.pth')
+
+
+def test_branch_options_the_weights_do_not_show_come_from_the_config():
+    llava, state = tiny_llava()[0], tiny_mugstan_state(num_layers=2)
+    assert build_video_tower(llava, state).backbone.feeding == [2, 3]  # the top K=2 of 4 blocks
+    tower = build_video_tower(llava, state, branch_options=dict(layer_interval=2))
+    assert tower.backbone.feeding == [1, 3]  # every other block, ending at the last ([S] Table 8)
