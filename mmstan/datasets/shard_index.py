@@ -10,7 +10,8 @@ Its index ``<shard>.idx.json`` lies beside it::
                   "size": 20480, "captions": ["a red circle moving left"]}, ...]}
 
 ``offset`` and ``size`` locate the video's bytes in the tar. Building an index reads the
-tar headers and the small caption members only (never a video's bytes).
+tar headers and the small caption members only (never a video's bytes). A shard rewritten
+in place while a process holds it open is read from the old file by that process.
 """
 import glob
 import json
@@ -18,6 +19,7 @@ import logging
 import os
 import os.path as osp
 import tarfile
+from collections import OrderedDict
 from typing import Dict, List
 
 from mmengine.logging import print_log
@@ -124,12 +126,28 @@ def find_shards(location: str) -> List[str]:
     return [location] if osp.isfile(location) else []
 
 
+#: Open shards of this process, ``{path: file descriptor}``, least recently used first: a
+#: sample costs no ``open()`` (a metadata operation on a shared filesystem).
+_OPEN_SHARDS: 'OrderedDict[str, int]' = OrderedDict()
+MAX_OPEN_SHARDS = 64
+
+
+def _shard_fd(tar_path: str) -> int:
+    fd = _OPEN_SHARDS.pop(tar_path, None)
+    if fd is None:
+        fd = os.open(tar_path, os.O_RDONLY)
+        if len(_OPEN_SHARDS) >= MAX_OPEN_SHARDS:
+            os.close(_OPEN_SHARDS.popitem(last=False)[1])
+    _OPEN_SHARDS[tar_path] = fd
+    return fd
+
+
 def read_member(tar_path: str, offset: int, size: int) -> bytes:
-    """The ``size`` bytes at ``offset`` of ``tar_path``: one seek and one read. Raises
-    ``OSError`` naming the member when the file ends before them (a truncated tar)."""
-    with open(tar_path, 'rb') as f:
-        f.seek(offset)
-        data = f.read(size)
+    """The ``size`` bytes at ``offset`` of ``tar_path``: one positioned read (``pread``, so
+    DataLoader workers forked with the descriptor open share no file offset) on a
+    descriptor kept open per process. Raises ``OSError`` naming the member when the file
+    ends before them (a truncated tar)."""
+    data = os.pread(_shard_fd(tar_path), size, offset)
     if len(data) != size:
         raise OSError(f'{tar_path} is truncated: {len(data)} of the {size} bytes at offset {offset}')
     return data

@@ -149,3 +149,26 @@ def test_webvid_pretrain_config_reads_shards(tmp_path):
     sample = dataset[2]
     assert sample['inputs']['imgs'].shape == (1, 3, 12, 224, 224)
     assert sample['inputs']['text'].shape == (64,)
+
+
+def test_forked_workers_read_the_members_bytes(tmp_path):
+    """Two DataLoader workers forked with a shard descriptor already open read every video's
+    exact bytes (positioned reads: no shared file offset)."""
+    from torch.utils.data import DataLoader
+
+    from mmstan.datasets.shard_index import read_member
+
+    captions = make_videos(str(tmp_path / 'videos'), 8)
+    make_uneven_shards(str(tmp_path / 'shards'), str(tmp_path / 'videos'), captions, [5, 3])
+    infos = ShardedVideoCaptionDataset(ann_file=str(tmp_path / 'shards'), pipeline=[])
+    read_member(infos[0]['shard'], infos[0]['offset'], infos[0]['size'])  # open before the fork
+
+    class VideoBytes:
+        def __len__(self):
+            return len(infos)
+
+        def __getitem__(self, idx):
+            return read_member(infos[idx]['shard'], infos[idx]['offset'], infos[idx]['size'])
+
+    loader = DataLoader(VideoBytes(), batch_size=1, num_workers=2, collate_fn=lambda batch: batch[0])
+    assert list(loader) == [(tmp_path / 'videos' / name).read_bytes() for name in captions]
