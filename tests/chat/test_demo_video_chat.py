@@ -35,6 +35,17 @@ def test_demo_answers_from_saved_files(files, capsys):
     assert out[1] == 'USER: what happens in the video ?' and out[2].startswith('ASSISTANT:')
 
 
+def test_demo_options_override_the_config(files, capsys):
+    demo = load_script(DEMO)
+    base = [str(files / 'clip.mp4'), 'what ?', '--llava', str(files / 'llava'), '--frames', '4',
+            '--max-new-tokens', '1']
+    demo.main(base + ['--no-branch', '--spatial-pool', '1'])  # LLaVA alone: no checkpoint needed
+    demo.main(base + ['--checkpoint', str(files / 'mugstan.pth'), '--temporal-pool', '2'])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith('video tokens')]
+    assert lines[0].startswith('video tokens: 4 frames -> 64 (16 per 1 frame(s)); branch off;')
+    assert lines[1].startswith('video tokens: 4 frames -> 8 (4 per 2 frame(s)); branch on;')
+
+
 def test_missing_local_llava_and_missing_checkpoint_are_one_line_errors(files, capsys):
     demo = load_script(DEMO)
     video = str(files / 'clip.mp4')

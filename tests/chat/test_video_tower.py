@@ -34,15 +34,15 @@ def _image_features(llava, frames):
     return torch.stack(list(out)) if isinstance(out, (list, tuple)) else out
 
 
-@pytest.mark.parametrize('strategy', ['default', 'full'])
-def test_branch_off_gives_llavas_own_image_features_per_frame(strategy, state):
-    llava = tiny_llava(vision_feature_select_strategy=strategy)[0]
+@pytest.mark.parametrize('strategy,layer', [('default', -2), ('full', -1)])
+def test_branch_off_gives_llavas_own_image_features_per_frame(strategy, layer, state):
+    llava = tiny_llava(vision_feature_select_strategy=strategy, vision_feature_layer=layer)[0]
     tower = build_video_tower(llava, state, use_branch=False, spatial_pool=1)
     video = _video()
     frames = video[0].transpose(0, 1)  # [T, 3, S, S]
     with torch.no_grad():
         tokens = tower(video)  # [1, T*N, D]
-        hidden = llava.vision_tower(frames, output_hidden_states=True).hidden_states[-2]
+        hidden = llava.vision_tower(frames, output_hidden_states=True).hidden_states[layer]
         expected_in = hidden[:, 1:] if strategy == 'default' else hidden
         expected_out = _image_features(llava, frames)
         projected = llava.multi_modal_projector(tokens)
