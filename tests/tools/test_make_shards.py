@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, load_script
 from mmstan.datasets.preparation import shards
 from mmstan.datasets.shard_index import load_shard_index
+from mmstan.errors import UserError
 
 sys.path.insert(0, osp.join(ROOT, 'tests', 'datasets'))
 from shard_samples import make_videos, write_caption_json  # noqa: E402
@@ -43,7 +44,7 @@ def test_interrupted_run_resumes_to_the_same_shards(webvid_like, tmp_path, monke
     tool.main(['write', '--captions', f'{root}/captions.json', '--videos', f'{root}/videos',
                '--out', clean, '--samples-per-shard', '4'])
     files = files_of(clean)
-    assert sorted(files) == [f'0000{s}.tar{x}' for s in range(3) for x in ('', '.idx.json')]
+    assert sorted(files) == [f'0000{s}.tar{x}' for s in range(3) for x in ('', '.idx.json')] + ['shards.json']
 
     # the layout: per sample key.json, key.mp4, key.txt; the video's bytes at the index's offset
     names = list(listed)
@@ -69,7 +70,9 @@ def test_interrupted_run_resumes_to_the_same_shards(webvid_like, tmp_path, monke
     monkeypatch.setattr(shards, 'write_shard', killed_in_shard_1)
     with pytest.raises(KeyboardInterrupt):
         shards.write_shards(f'{root}/captions.json', f'{root}/videos', broken, samples_per_shard=4)
-    assert sorted(os.listdir(broken)) == ['00000.tar', '00000.tar.idx.json', '00001.tar.tmp']
+    assert sorted(os.listdir(broken)) == ['00000.tar', '00000.tar.idx.json', '00001.tar.tmp', 'shards.json']
+    with pytest.raises(UserError, match='--samples-per-shard'):  # another cut would mix layouts
+        shards.write_shards(f'{root}/captions.json', f'{root}/videos', broken, samples_per_shard=5)
 
     written = []
     monkeypatch.setattr(shards, 'write_shard',

@@ -8,7 +8,8 @@ them), key ``{shard:05d}{position:0Kd}``. A shard is written to ``<name>.tmp`` a
 when complete, then indexed (:mod:`mmstan.datasets.shard_index`); a shard with its index is
 finished and never written again, so an interrupted run resumes where it stopped. Members
 carry fixed metadata (mtime 0), so a shard's bytes depend on its videos and captions only.
-Videos decord cannot open (missing, corrupt) are named and left out.
+Videos decord cannot open (missing, corrupt) are named and left out. ``shards.json`` records
+the number of samples and ``samples_per_shard``; a resumed run must use the same.
 
 :func:`index_shards` indexes existing tars in place (video2dataset's output).
 """
@@ -107,6 +108,7 @@ def write_shards(captions_file: str, video_root: str, out: str, samples_per_shar
         raise UserError(f'--samples-per-shard must be positive, got {samples_per_shard}')
     items = read_items(captions_file)
     os.makedirs(out, exist_ok=True)
+    _check_layout(out, dict(samples=len(items), samples_per_shard=samples_per_shard))
     num_shards = math.ceil(len(items) / samples_per_shard)
     todo = [s for s in range(num_shards) if not is_finished(osp.join(out, shard_name(s)))]
     if len(todo) < num_shards:
@@ -123,6 +125,22 @@ def write_shards(captions_file: str, video_root: str, out: str, samples_per_shar
     print_log(f'{num_shards} shards of up to {samples_per_shard} samples in {out}; '
               f'{len(left_out)} unreadable videos left out in this run', logger='current')
     return sorted(left_out)
+
+
+def _check_layout(out: str, layout: dict) -> None:
+    """Record how ``out``'s shards are cut (``shards.json``), or check a resumed run cuts
+    them the same way (finished shards are kept, so they must hold the same samples)."""
+    path = osp.join(out, 'shards.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            before = json.load(f)
+        if before != layout:
+            raise UserError(f'{out} holds shards of {before["samples"]} samples, '
+                            f'{before["samples_per_shard"]} a shard ({path}); resume with the same '
+                            'captions and --samples-per-shard, or write to a new --out')
+        return
+    with open(path, 'w') as f:
+        json.dump(layout, f)
 
 
 def index_shards(location: str, force: bool = False, workers: int = 1) -> int:
