@@ -96,6 +96,7 @@ def _error_line(stderr):
 
 @pytest.mark.slow  # one spawned process, ~25 s at load 4 on 2 cores
 def test_without_transformers_mmstan_works_and_the_demo_errors_name_what_to_get(tmp_path):
+    pytest.importorskip('transformers')  # its second scenario needs it installed
     result = run_tool(['-c', SCENARIOS, str(tmp_path)], timeout=300,
                       env=dict(HF_HUB_OFFLINE='1', HF_HOME=str(tmp_path / 'hf')))
     assert 'LOADED []' in result.stdout, result.stdout[-2000:] + result.stderr[-3000:]
