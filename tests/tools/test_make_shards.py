@@ -95,12 +95,14 @@ def test_webvid_csv_and_index_command(webvid_like, tmp_path):
     rows = ['videoid,contentUrl,duration,page_dir,name']
     for i, name in enumerate(names):
         os.link(osp.join(root, 'videos', name), videos / f'{1000 + i}.mp4')
-        rows.append(f'{1000 + i},https://example.invalid/{i}.mp4,PT00H00M01S,000001_000050,"{listed[name]}"')
+        caption = listed[name] if i else f'{listed[name]}\nover two lines'  # a quoted newline
+        rows.append(f'{1000 + i},https://example.invalid/{i}.mp4,PT00H00M01S,000001_000050,"{caption}"')
     (tmp_path / 'results_2M_val.csv').write_text('\n'.join(rows) + '\n')
     out = str(tmp_path / 'shards')
     shards.write_shards(str(tmp_path / 'results_2M_val.csv'), str(tmp_path / 'videos'), out, 1000)
     samples = load_shard_index(osp.join(out, '00000.tar'))['samples']
-    assert [s['captions'] for s in samples] == [[listed[n]] for n in names]
+    assert [s['captions'] for s in samples] == [[f'{listed[names[0]]} over two lines']] + \
+        [[listed[n]] for n in names[1:]]
     assert [s['key'] for s in samples] == ['00000000', '00000001', '00000002']  # 5 + 3 digits
 
     index = osp.join(out, '00000.tar.idx.json')

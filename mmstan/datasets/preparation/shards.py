@@ -4,9 +4,10 @@
 :func:`write_shards` writes shard ``s`` (``{s:05d}.tar``) from the annotation's videos
 ``s*N .. s*N+N-1`` in the layout video2dataset writes: per sample the members
 ``<key>.json``, ``<key>.mp4``, ``<key>.txt`` (in that order, as webdataset's writer sorts
-them), key ``{shard:05d}{position:0Kd}``. A shard is written to ``<name>.tmp`` and renamed
-when complete, then indexed (:mod:`mmstan.datasets.shard_index`); a shard with its index is
-finished and never written again, so an interrupted run resumes where it stopped. Members
+them; the .txt holds one caption a line), key ``{shard:05d}{position:0Kd}``. A shard is
+written to ``<name>.tmp`` and renamed when complete, then indexed
+(:mod:`mmstan.datasets.shard_index`); a shard with its index is finished and never written
+again, so an interrupted run resumes where it stopped. Members
 carry fixed metadata (mtime 0), so a shard's bytes depend on its videos and captions only.
 Videos decord cannot open (missing, corrupt) are named and left out. ``shards.json`` records
 the number of samples and ``samples_per_shard``; a resumed run must use the same.
@@ -84,7 +85,7 @@ def write_shard(out: str, shard: int, items: Sequence[Item], video_root: str,
             meta = dict(key=key, video=video, caption=captions[0], captions=captions)
             _add_member(tar, f'{key}.json', json.dumps(meta, indent=1).encode())
             _add_member(tar, f'{key}{osp.splitext(video)[1] or ".mp4"}', data)
-            _add_member(tar, f'{key}.txt', '\n'.join(captions).encode())
+            _add_member(tar, f'{key}.txt', '\n'.join(' '.join(c.split('\n')) for c in captions).encode())
     os.replace(tmp, tar_path)
     write_shard_index(tar_path)
     return left_out
