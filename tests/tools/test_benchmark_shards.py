@@ -10,4 +10,5 @@ def test_benchmark_shards_prints_both_sides_and_the_index_time(tmp_path, capsys)
     out = capsys.readouterr().out
     assert r['shards'] == 2 and r['files_clips_per_s'] > 0 and r['shards_clips_per_s'] > 0
     assert f'{r["ratio"]:.2f}' in out and 'clips/s' in out and 'per 1000 samples' in out
+    assert f'{r["bytes_per_sample"]:.0f} bytes per sample' in out and r['load_s_per_1000'] > 0
     assert r['ratio'] == r['shards_clips_per_s'] / r['files_clips_per_s']

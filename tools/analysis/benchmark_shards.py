@@ -1,5 +1,6 @@
 """Decode throughput (clips/s) of the same videos as individual files and from indexed tar
-shards, in one run, and the index build time per 1000 samples.
+shards, in one run, the index build time per 1000 samples, and the dataset's load time and
+memory per sample.
 
     python tools/analysis/benchmark_shards.py [--videos 200 --size 96 --frames 10]
         [--samples-per-shard 50 --rounds 5 --index-samples 10000] [--out DIR]
@@ -45,6 +46,8 @@ def main(argv=None) -> dict:
     print(f'index build: {r["index_s_per_1000"]:.3f} s per 1000 samples (the {r["shards"]} shards '
           f'above); {r["big_index_s_per_1000"]:.3f} s per 1000 samples (one tar of '
           f'{r["big_index_samples"]} samples, {r["big_index_tar_mb"]:.0f} MB)')
+    print(f'dataset load from the index: {r["load_s_per_1000"]:.3f} s per 1000 samples, '
+          f'{r["bytes_per_sample"]:.0f} bytes per sample in its serialized list')
     return r
 
 
