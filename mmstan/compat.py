@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 import types
+import warnings
 
 import numpy as np
 import torch
@@ -331,6 +332,21 @@ def fsdp() -> dict:
     return {fix.__name__: fix() for fix in FSDP_FIXES}
 
 
+#: What timm >= 0.9 warns when mmaction2 1.2.0's VindLU imports ``timm.models.layers``.
+TIMM_LAYERS_MESSAGE = 'Importing from timm.models.layers is deprecated'
+
+
+@contextlib.contextmanager
+def quiet_vindlu_timm_import():
+    """With transformers installed (the ``chat`` extra), ``import mmaction.models`` imports
+    VindLU, whose deprecated ``timm.models.layers`` import prints a FutureWarning on every
+    command that is about no code of the user's: silence that one message while mmstan
+    imports mmaction's models. The host's warning filters are restored on exit."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message=TIMM_LAYERS_MESSAGE, category=FutureWarning)
+        yield
+
+
 def apply() -> None:
     """Apply the import-time fixes once (idempotent): the drn stub and the allow-list."""
     global _APPLIED
@@ -338,6 +354,7 @@ def apply() -> None:
         return
     stub_missing_drn()
     safe_checkpoint_globals()
-    import mmaction.models  # noqa: F401  (needs the drn stub; registers AVA heads into mmdet)
+    with quiet_vindlu_timm_import():
+        import mmaction.models  # noqa: F401  (needs the drn stub; registers AVA heads into mmdet)
 
     _APPLIED = True

@@ -443,3 +443,23 @@ def test_fsdp_optimizer_checkpoint_keeps_base_param_settings(fsdp_strategy, monk
     load = fsdp_strategy.load_optim_state_dict  # installed once each: two wrappers, not four
     assert load._mmstan_original._mmstan_original is not None
     assert not hasattr(load._mmstan_original._mmstan_original, '_mmstan')
+
+
+def test_import_hides_only_vindlus_timm_warning():
+    """With transformers installed, mmaction's models import VindLU, which imports the
+    deprecated ``timm.models.layers``: ``import mmstan`` does not print timm's
+    FutureWarning (timm itself still does), and leaves no filter for it behind."""
+    import subprocess
+    import sys
+
+    pytest.importorskip('transformers')
+    script = ('import sys, warnings; import mmstan; '
+              'print("vindlu" if "mmaction.models.multimodal.vindlu" in sys.modules else "-", '
+              'any("timm" in str(f[1]) for f in warnings.filters))')
+    mmstan_run = subprocess.run([sys.executable, '-W', 'always::FutureWarning', '-c', script],
+                                capture_output=True, text=True, check=True)
+    timm_run = subprocess.run([sys.executable, '-W', 'always::FutureWarning', '-c',
+                               'import timm.models.layers'], capture_output=True, text=True, check=True)
+    assert compat.TIMM_LAYERS_MESSAGE in timm_run.stderr
+    assert mmstan_run.stdout.split() == ['vindlu', 'False']
+    assert compat.TIMM_LAYERS_MESSAGE not in mmstan_run.stderr, mmstan_run.stderr[-2000:]
