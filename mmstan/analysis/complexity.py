@@ -40,20 +40,21 @@ def _sdpa_cpu_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int
     return 2 * b * h * s_q * s_k * (d + d_v)
 
 
-def count_flops(fn: Callable, *inputs: torch.Tensor) -> int:
-    """Multiply-accumulates of one forward (what fvcore and the papers call FLOPs)."""
+def count_flops(fn: Callable, *inputs: torch.Tensor, grad: bool = True) -> int:
+    """Multiply-accumulates of one forward (what fvcore and the papers call FLOPs).
+    ``grad=False`` runs ``fn`` without autograd, so no activation is kept (an L/14 at 64
+    frames would keep tens of GB); ``fn`` must not call ``backward`` then."""
     custom = {}
     cpu_sdpa = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
     if cpu_sdpa is not None:
         custom[cpu_sdpa] = _sdpa_cpu_flops
     counter = FlopCounterMode(display=False, custom_mapping=custom)
-    # without autograd (an L/14 at 64 frames would keep every activation), and with
-    # nn.MultiheadAttention's fused fast path (torch._native_multi_head_attention, which
-    # the counter does not see and no_grad would take) switched off
+    # nn.MultiheadAttention's fused fast path (torch._native_multi_head_attention), which
+    # the counter does not see and which eval mode without autograd would take, is off
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with counter, torch.no_grad():
+        with counter, torch.set_grad_enabled(grad):
             fn(*inputs)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
@@ -76,6 +77,6 @@ def get_flops(cfg: Config, shape: Optional[Sequence[int]] = None) -> dict:
         forward = model.encode_video
     else:
         forward = model.backbone
-    macs = count_flops(forward, video)
+    macs = count_flops(forward, video, grad=False)
     params = sum(p.numel() for p in model.parameters())
     return dict(gflops=macs / 1e9, params_m=params / 1e6, shape=(c, t, h, w))

@@ -112,7 +112,7 @@ def measure(config: str) -> Dict[str, str]:
         model.cls_head.class_embeddings  # noqa: B018  (encode the names once, before counting)
     forward = (lambda x: model.cls_head(model.backbone(x))) if hasattr(model, 'cls_head') \
         else model.backbone
-    macs = count_flops(forward, torch.randn(1, c, t, h, w))
+    macs = count_flops(forward, torch.randn(1, c, t, h, w), grad=False)
     params = sum(p.numel() for p in model.parameters())
     return dict(FLOPs=f'{macs / 1e9:.1f}G', Parameters=f'{params / 1e6:.1f}M', Frames=t)
 

@@ -13,7 +13,6 @@ issue's "1e-6 in fp32" holds for the loss but not for every gradient."""
 import os
 import socket
 
-import pytest
 import torch
 
 from conftest import TINY_ARCH
@@ -97,7 +96,6 @@ def _worker(rank, world, port, results):
     torch.distributed.destroy_process_group()
 
 
-@pytest.mark.slow  # ~20 s idle, ~40 s on the shared machine (two processes, 8 tiny models each)
 def test_local_loss_equals_global_loss_of_one_process():
     import torch.multiprocessing as mp
     results = mp.Manager().dict()

@@ -42,3 +42,18 @@ def test_benchmark_runs_side_by_side():
     out = proc.stdout
     assert 'matmul peak' in out and 'STAN / mean pooling forward time' in out
     assert 'STAN / mean pooling forward_backward time' in out
+
+
+def test_count_flops_without_autograd_counts_what_autograd_counts(tiny_arch):
+    """``count_flops(grad=False)`` (the model zoo's L/14 counts) sees every product of
+    nn.MultiheadAttention: eval mode without autograd would otherwise take its fused fast
+    path, which the counter misses."""
+    import torch
+
+    from mmstan.analysis import count_flops
+    from mmstan.models.backbones import CLIPSTAN
+    model = CLIPSTAN(arch=tiny_arch, num_frames=2, num_layers=1).eval()
+    video = torch.randn(1, 3, 2, 32, 32)
+    with_grad, without = count_flops(model, video), count_flops(model, video, grad=False)
+    assert with_grad > 0 and without == with_grad
+    assert torch.backends.mha.get_fastpath_enabled()  # restored
