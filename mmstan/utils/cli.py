@@ -66,10 +66,8 @@ def runner_config(args: argparse.Namespace) -> Config:
         if 'runner_type' not in cfg:  # the plain Runner would ignore `strategy`
             raise UserError(f'{args.config}: strategy FSDPStrategy needs '
                             "runner_type = 'FlexibleRunner' (inherit configs/_base_/strategies/fsdp.py)")
-        if cfg.launcher == 'none':
-            raise UserError(f'{args.config}: FSDPStrategy shards the model over processes; launch '
-                            'with tools/dist_train.sh / dist_test.sh (--launcher pytorch or slurm)')
-        compat.fsdp()  # mmengine 0.10.7's FSDPStrategy fixes (mmstan/compat.py)
+        if cfg.launcher != 'none':  # without a launch build_runner refuses it
+            compat.fsdp()  # mmengine 0.10.7's FSDPStrategy fixes (mmstan/compat.py)
     if cfg.get('runner_type') == 'FlexibleRunner':
         require_sized_train_set(cfg, args.config)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
@@ -114,6 +112,10 @@ def build_runner(cfg: Config):
     mmengine ``Runner`` by default, ``RUNNERS.build(cfg)`` when the config sets
     ``runner_type`` (``'FlexibleRunner'`` for FSDP, see configs/_base_/strategies/fsdp.py)."""
     if uses_fsdp(cfg):
+        if cfg.get('launcher', 'none') == 'none':
+            raise UserError(f'{cfg.filename or "the config"}: FSDPStrategy shards the model over '
+                            'processes; launch with tools/dist_train.sh / dist_test.sh '
+                            '(--launcher pytorch or slurm)')
         shard_loss_scaler(cfg)
     if 'runner_type' not in cfg:
         from mmengine.runner import Runner

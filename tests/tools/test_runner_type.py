@@ -78,14 +78,16 @@ def args_for(path: str, launcher: str) -> argparse.Namespace:
 
 def test_fsdp_needs_runner_type_and_a_distributed_launch(tmp_path, monkeypatch):
     from mmstan import compat
-    from mmstan.utils.cli import runner_config
+    from mmstan.utils.cli import build_runner, runner_config
 
     installed = []
     monkeypatch.setattr(compat, 'fsdp', lambda: installed.append('fsdp'))
     monkeypatch.setattr(compat, 'cpu_distributed', lambda: installed.append('cpu_distributed'))
     fsdp = config(tmp_path, 'fsdp', DEMO, FSDP_BASE)
+    cfg = runner_config(args_for(fsdp, 'none'))  # its work dir is known, no fix installed
+    assert installed == [] and cfg.work_dir
     with pytest.raises(UserError, match=r'fsdp\.py: FSDPStrategy .* tools/dist_train\.sh'):
-        runner_config(args_for(fsdp, 'none'))
+        build_runner(cfg)
     no_runner_type = config(tmp_path, 'no_runner_type', DEMO,
                             strategy=dict(type='FSDPStrategy'))
     with pytest.raises(UserError, match="no_runner_type.py: .*runner_type = 'FlexibleRunner'"):
@@ -128,7 +130,7 @@ def test_fsdp_mixed_precision_gets_the_sharded_loss_scaler(built, tmp_path):
     from mmstan.utils.cli import build_runner
 
     for strategy, expected in ((dict(type='FSDPStrategy'), True), (None, None)):
-        cfg = Config(dict(runner_type='FlexibleRunner', strategy=strategy,
+        cfg = Config(dict(runner_type='FlexibleRunner', strategy=strategy, launcher='pytorch',
                           optim_wrapper=dict(type='MixedPrecisionOptimWrapper', dtype='fp16')))
         build_runner(cfg)
         assert cfg.optim_wrapper.get('use_fsdp') is expected
