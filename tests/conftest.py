@@ -3,6 +3,7 @@ import glob
 import os
 import os.path as osp
 import runpy
+import socket
 import subprocess
 import sys
 import types
@@ -66,6 +67,14 @@ def user_docs() -> dict:
 def user_docs_text() -> str:
     """README.md and docs/*.md as one text (see :func:`user_docs`)."""
     return '\n'.join(user_docs().values())
+
+
+def free_port() -> int:
+    """A TCP port free now, for one 2-process job's rendezvous (fixed or pid-derived
+    ports collide when test runs overlap)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def run_tool(args, timeout=600, env=None, cwd=None):

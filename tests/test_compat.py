@@ -226,7 +226,9 @@ def test_cpu_distributed_init_and_ddp():
 
     manager = mp.Manager()
     results = manager.dict()
-    port = 29600 + os.getpid() % 1000
+    from conftest import free_port
+
+    port = free_port()
     mp.spawn(_ddp_worker, args=(2, port, results), nprocs=2, join=True)
     # DDP averaged the two ranks' gradients: inputs 1 and 2 -> grad 1.5 on both weights
     for rank in range(2):

@@ -22,7 +22,7 @@ from mmaction.registry import DATASETS, MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config, ConfigDict
 
-from conftest import ROOT, TINY_ARCH
+from conftest import ROOT, TINY_ARCH, free_port
 
 pytestmark = [
     pytest.mark.cuda,
@@ -180,7 +180,7 @@ def test_dist_train_nccl_one_process(synthetic_motion, tmp_path):
             'train_dataloader.dataset.indices=16', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False']
     env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
-               PORT=str(29700 + os.getpid() % 200), NCCL_DEBUG='INFO', NCCL_DEBUG_SUBSYS='INIT')
+               PORT=str(free_port()), NCCL_DEBUG='INFO', NCCL_DEBUG_SUBSYS='INIT')
     demo = osp.join(CONFIGS, 'demo', 'synthetic_motion_stan.py')
     proc = subprocess.run(['bash', 'tools/dist_train.sh', demo, '1', '--work-dir', work, '--no-validate',
                            '--cfg-options', *opts],

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 JOB = osp.join(ROOT, 'tests', 'engine', 'fsdp_job.py')
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_retrieval.py')
@@ -48,7 +48,7 @@ def job(tmp_path_factory):
         torch.manual_seed(0)
         torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(), meta={}), path)
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    port = str(29500 + os.getpid() % 400)
+    port = str(free_port())
     proc = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
                            '--master_port', port, JOB, str(out), data, init],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 sys.path.insert(0, osp.join(ROOT, 'tests', 'datasets'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -55,7 +55,7 @@ def test_resume_after_k_iterations_continues_the_sequence_without_decoding(shard
 def test_two_ranks_resume_their_own_parts(shards, tmp_path):
     job = osp.join(ROOT, 'tests', 'engine', 'resume_scenarios.py')
     proc = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                           '--master_port', '29561', job, str(tmp_path), shards, '5'],
+                           '--master_port', str(free_port()), job, str(tmp_path), shards, '5'],
                           cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, PYTHONPATH=ROOT))
     assert proc.returncode == 0, proc.stderr[-3000:]

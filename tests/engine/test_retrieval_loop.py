@@ -14,7 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, free_port, run_tool
 from mmstan.datasets.synthetic import write_synthetic_retrieval
 from mmstan.engine.retrieval_loop import shard
 from mmstan.evaluation.retrieval_metric import retrieval_metrics
@@ -244,7 +244,7 @@ def test_two_processes_equal_one(tmp_path):
                              '--cfg-options', *opts])
         else:
             env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
-                       PORT=str(29800 + os.getpid() % 100))
+                       PORT=str(free_port()))
             proc = subprocess.run(['bash', 'tools/dist_test.sh', DEMO, ckpt, '2', '--work-dir', work,
                                    '--dump', dump, '--cfg-options', *opts],
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -11,11 +11,10 @@ each tensor's largest gradient: scoring ``[b, B]`` and ``[B, b]`` blocks instead
 Mug's tau 100) amplify that; measured 2e-5 of the tensor's largest gradient (Mug), so the
 issue's "1e-6 in fp32" holds for the loss but not for every gradient."""
 import os
-import socket
 
 import torch
 
-from conftest import TINY_ARCH
+from conftest import TINY_ARCH, free_port
 
 HEADS = dict(mug=dict(type='MugHead', mode='mug'),
              clip2video=dict(type='CLIP2VideoHead', num_layers=1, num_centers=3, global_weight=0.5))
@@ -99,10 +98,7 @@ def _worker(rank, world, port, results):
 def test_local_loss_equals_global_loss_of_one_process():
     import torch.multiprocessing as mp
     results = mp.Manager().dict()
-    with socket.socket() as sock:  # a port free now (fixed ranges collide with concurrent runs)
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    mp.spawn(_worker, args=(WORLD, port, results), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(WORLD, free_port(), results), nprocs=WORLD, join=True)
     for (head, dtype), tol in ((k, TOL[k[1]]) for k in results[0]):
         model = build(head, local_loss=False, dtype=dtype)  # one process, global loss, whole batch
         loss = sum(model(batch(dtype=dtype), mode='loss').values())

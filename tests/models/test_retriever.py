@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from conftest import TINY_ARCH
+from conftest import TINY_ARCH, free_port
 from mmstan.models.losses import symmetric_infonce
 
 #: head configs by name
@@ -95,7 +95,7 @@ def _ddp_worker(rank, world, port, results):
 def test_ddp_equals_single_process_on_concatenated_batch():
     import torch.multiprocessing as mp
     results = mp.Manager().dict()
-    mp.spawn(_ddp_worker, args=(2, 29650 + os.getpid() % 300, results), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), results), nprocs=2, join=True)
     model = build()
     loss = sum(model(batch(4), mode='loss').values())
     loss.backward()

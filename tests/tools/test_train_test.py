@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, free_port, run_tool
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'synthetic_motion_meanpool.py')
 
@@ -74,7 +74,7 @@ def test_resume_after_kill(synthetic_motion, tmp_path):
 def test_dist_train_two_cpu_processes(synthetic_motion, tmp_path):
     work = str(tmp_path / 'work')
     env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
-               PORT=str(29700 + os.getpid() % 200))
+               PORT=str(free_port()))
     proc = subprocess.run(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', work,
                            '--cfg-options', *data_options(synthetic_motion, batch=8)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -141,7 +141,7 @@ def test_dist_test_two_cpu_processes(synthetic_motion, tmp_path):
                      *data_options(synthetic_motion)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
-               PORT=str(29900 + os.getpid() % 90))
+               PORT=str(free_port()))
     proc = subprocess.run(['bash', 'tools/dist_test.sh', DEMO, osp.join(work, 'epoch_1.pth'), '2',
                            '--work-dir', work, '--cfg-options', *data_options(synthetic_motion)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
