@@ -13,6 +13,7 @@ import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from mmstan.analysis.benchmark_mug import load_average  # noqa: F401  (re-exported for the tool)
 from mmstan.utils.paths import REPO_ROOT
 
 #: mmaction2's K400 label map, where the shared data has it.
@@ -112,9 +113,3 @@ def measure(heads: dict, batch: int, frames: int, dim: int, repeats: int,
     return results
 
 
-def load_average() -> float:
-    try:
-        with open('/proc/loadavg') as f:
-            return float(f.read().split()[0])
-    except OSError:
-        return float('nan')

@@ -114,7 +114,9 @@ def tiny_model(config: str, num_frames: Optional[int] = None, seed: int = 0) -> 
     return MODELS.build(ConfigDict(model))
 
 
-class _Records(logging.Handler):
+class LogRecords(logging.Handler):
+    """Keeps the messages of the records it handles (``.messages``)."""
+
     def __init__(self):
         super().__init__()
         self.messages = []
@@ -133,7 +135,7 @@ def temporal_pos_diff(config: str, source: str, target_frames: Optional[int] = N
 
     src = tiny_model(source, seed=0)
     dst = tiny_model(config, target_frames, seed=1)
-    logger, records = MMLogger.get_current_instance(), _Records()
+    logger, records = MMLogger.get_current_instance(), LogRecords()
     logger.addHandler(records)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,6 @@ forward pass resamples it (``'paper'``), or cut / extended by row (``'official'`
 
 Part (b) covers every config that loads a checkpoint, read from the configs and their
 metafiles (``tools/analysis/frame_count_table.py`` prints the same table)."""
-import logging
 import os.path as osp
 
 import pytest
@@ -13,7 +12,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
 from conftest import load_script
-from mmstan.analysis.frame_count_table import checkpoint_pairs, temporal_pos_diff
+from mmstan.analysis.frame_count_table import LogRecords, checkpoint_pairs, temporal_pos_diff
 from mmstan.models.backbones import CLIPSTAN
 
 TOL = 1e-6
@@ -31,18 +30,10 @@ TABLE = [
 ]
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
 
 @pytest.fixture
 def log_records():
-    logger, records = MMLogger.get_current_instance(), _Records()
+    logger, records = MMLogger.get_current_instance(), LogRecords()
     logger.addHandler(records)
     yield records.messages
     logger.removeHandler(records)
